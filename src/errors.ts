@@ -154,7 +154,7 @@ export class EnclaveGateError extends Error {
   }
 
   /** Brand check that survives duplicate installs of the package (undici does the same). */
-  static [Symbol.hasInstance](value: unknown): boolean {
+  static override [Symbol.hasInstance](value: unknown): boolean {
     // Subclasses keep the ordinary prototype check; only the base class is branded.
     if (this !== EnclaveGateError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kEnclaveGateError] === true;
