@@ -1,0 +1,94 @@
+/**
+ * The one configuration schema. Every key has a default here, unknown keys are
+ * errors (a typo must not silently fall back to a default), and docs/config.md
+ * documents the same keys.
+ */
+import { z } from 'zod';
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be HOST:PORT, e.g. 127.0.0.1:8443')
+  .refine((v) => {
+    // Only judge the port when the shape is right; the regex already reported the rest.
+    const port = /:(\d+)$/.exec(v)?.[1];
+    return port === undefined || Number(port) <= 65535;
+  }, 'port must be at most 65535');
+
+const upstream = z
+  .string()
+  .refine((v) => /^unix:\/.+/.test(v) || /^http:\/\/[^/?#]+\/?$/.test(v), 'must be http://host:port or unix:/absolute/path');
+
+const positiveInt = z.number().int().positive();
+
+export const configSchema = z
+  .object({
+    /** Address of the RA-TLS listener. */
+    listen: hostPort.default('127.0.0.1:8443'),
+    /** Address of the admin listener (health, readiness, metrics); keep it on loopback. */
+    admin: hostPort.default('127.0.0.1:9464'),
+    /** The model server: http://host:port or unix:/path/to/socket. */
+    upstream: upstream.default('http://127.0.0.1:8000'),
+    policy: z
+      .object({
+        /** A bundle .tar.gz, or a directory of Rego compiled at start with the OPA CLI. Default: the built rego/ bundle. */
+        path: z.string().min(1).optional(),
+        /** OPA CLI used to compile a Rego directory. Default: the project's pinned .tools/bin/opa, then `opa` on PATH. */
+        opaPath: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    attestation: z
+      .object({
+        provider: z.enum(['simulated', 'configfs-tsm', 'gramine', 'dstack']).default('simulated'),
+        configfsRoot: z.string().default('/sys/kernel/config/tsm/report'),
+        gramineDevice: z.string().default('/dev/attestation'),
+        dstackSocket: z.string().default('/var/run/dstack.sock'),
+        /** Hex SHA-384 measurement the simulated provider reports. */
+        simulatedMeasurement: z.string().regex(/^[0-9a-fA-F]{96}$/, 'must be 96 hex characters').optional(),
+      })
+      .strict()
+      .prefault({}),
+    tls: z
+      .object({
+        keyAlgorithm: z.enum(['P-384', 'P-256']).default('P-384'),
+        minVersion: z.enum(['TLSv1.3', 'TLSv1.2']).default('TLSv1.3'),
+        validityHours: z.number().positive().max(24 * 30).default(24),
+        commonName: z.string().min(1).default('enclave-gate'),
+        subjectAltNames: z.array(z.string().min(1)).min(1).default(['localhost', '127.0.0.1']),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /** JSON request bodies are buffered for the policy up to this size; larger → 413. */
+        requestBodyBytes: positiveInt.default(1024 * 1024),
+        /** JSON responses are buffered for the response policy up to this size; larger → 502. */
+        responseBodyBytes: positiveInt.default(8 * 1024 * 1024),
+        /** Total request header size; larger → 431. */
+        headerBytes: positiveInt.max(1024 * 1024).default(16 * 1024),
+        /** Time allowed to receive the whole request (headers and body). */
+        requestTimeoutMs: positiveInt.default(30_000),
+        /** Time the model server has to send response headers; then 504. */
+        upstreamHeadersTimeoutMs: positiveInt.default(60_000),
+        /** Longest silence between response body chunks from the model server. */
+        upstreamBodyTimeoutMs: positiveInt.default(300_000),
+        /** Upper bound on keep-alive connections to the model server. */
+        upstreamConnections: positiveInt.max(4096).default(64),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    /** Graceful shutdown: how long in-flight requests may take to finish. */
+    shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+  })
+  .strict();
+
+/** The validated, defaulted configuration. */
+export type Config = z.infer<typeof configSchema>;
+/** What a config file may contain (every key optional). */
+export type ConfigInput = z.input<typeof configSchema>;
