@@ -1,0 +1,101 @@
+/**
+ * Header rules for both legs. Hop-by-hop headers (RFC 9110 §7.6.1) describe
+ * one connection and must not be forwarded; so must any header the
+ * `connection` header names.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Request headers enclave-gate sets itself; a client's values are replaced. */
+const SET_BY_PROXY = new Set(['host', 'x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'accept-encoding']);
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function connectionTokens(value: string | string[] | undefined): Set<string> {
+  if (value === undefined) return new Set();
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+}
+
+/** A client-supplied request id when it is safe to echo, else undefined. */
+export function acceptedRequestId(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && REQUEST_ID.test(value) ? value : undefined;
+}
+
+/** Context added to the forwarded request. */
+export interface ForwardingContext {
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly host: string | undefined;
+}
+
+/**
+ * Headers sent to the model server. `accept-encoding` is dropped so JSON
+ * responses come back uncompressed and the response policy can read them
+ * (compression buys nothing on loopback).
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardingContext): Record<string, string | string[]> {
+  const drop = connectionTokens(incoming.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || SET_BY_PROXY.has(name) || drop.has(name)) continue;
+    out[name] = value;
+  }
+  const priorFor = incoming['x-forwarded-for'];
+  const prior = typeof priorFor === 'string' && priorFor.length > 0 ? `${priorFor}, ` : '';
+  out['x-forwarded-for'] = `${prior}${ctx.clientAddress}`;
+  out['x-forwarded-proto'] = 'https';
+  if (ctx.host !== undefined) out['x-forwarded-host'] = ctx.host;
+  out['x-request-id'] = ctx.requestId;
+  return out;
+}
+
+/** Headers sent back to the client: hop-by-hop removed, request id added. */
+export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>, requestId: string): OutgoingHttpHeaders {
+  const drop = connectionTokens(upstream['connection']);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name)) continue;
+    out[name] = value;
+  }
+  out['x-request-id'] = requestId;
+  return out;
+}
+
+/** Lower-case header map for policy input: repeated headers joined with ", " (set-cookie with "; " is not a request header). */
+export function policyHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** Same as `policyHeaders`, for a response header object from undici. */
+export function policyResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/** True for application/json and any application/*+json media type. */
+export function isJsonMediaType(contentType: string | string[] | undefined): boolean {
+  if (typeof contentType !== 'string') return false;
+  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}

@@ -1,0 +1,301 @@
+/**
+ * What happens to one request, as an explicit ordered list of stages (in the
+ * manner of linkerd's layered stacks). Each stage says why it sits where it
+ * does; `handle` runs them and turns any failure into problem+json through
+ * respond.ts, the one place that does so.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { pipeline as pipe } from 'node:stream/promises';
+import type { Dispatcher } from 'undici';
+import { EnclaveGateError, describeThrown, type ErrorCode } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Decision } from '../policy/decision.js';
+import type { PolicyEngine } from '../policy/engine.js';
+import type { RequestInput } from '../policy/input.js';
+import { parseJsonBody, readBody } from './body.js';
+import { acceptedRequestId, clientResponseHeaders, isJsonMediaType, upstreamRequestHeaders } from './headers.js';
+import { buildRequestInput, buildResponseInput } from './input.js';
+import { sendProblem, toProblem } from './respond.js';
+import { upstreamError } from './forward.js';
+
+/** Limits the pipeline enforces. */
+export interface PipelineLimits {
+  readonly requestBodyBytes: number;
+  readonly responseBodyBytes: number;
+  readonly requestTimeoutMs: number;
+}
+
+/** What the pipeline needs from the rest of the proxy. */
+export interface PipelineDeps {
+  /** The active policy, or undefined while none is loaded (then every request is refused). */
+  readonly policy: () => PolicyEngine | undefined;
+  /** True while shutting down: new requests are refused. */
+  readonly draining: () => boolean;
+  readonly upstream: Dispatcher;
+  readonly limits: PipelineLimits;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+}
+
+/** Per-request state shared by the stages. */
+interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly startedAt: number;
+  /** Parsed JSON body when the request carried one. */
+  body?: { value: unknown };
+  /** Raw bytes of a buffered body, forwarded unchanged. */
+  rawBody?: Buffer;
+  /** True once the request body has been read to the end (or there was none). */
+  bodyConsumed: boolean;
+  input?: RequestInput;
+  policyMs: number;
+  upstreamMs?: number;
+  decision: 'allow' | 'deny' | 'error';
+  code: ErrorCode | 'ok';
+  reasons?: readonly string[];
+  status?: number;
+}
+
+/** True when the request announces a body. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Statuses that never carry a body, so there is nothing for the response policy to read. */
+function responseHasBody(method: string, status: number): boolean {
+  return method !== 'HEAD' && status !== 204 && status !== 304 && !(status >= 100 && status < 200);
+}
+
+/** Turns a deny or failed decision into the error the client sees. */
+function decisionError(decision: Decision, denyCode: ErrorCode): { error: EnclaveGateError; status?: number } {
+  if (decision.failure !== undefined) {
+    return { error: new EnclaveGateError('EG_POLICY_FAILURE', `policy evaluation failed (${decision.failure}); denied`) };
+  }
+  const error = new EnclaveGateError(denyCode, denyCode === 'EG_POLICY_DENIED' ? 'request denied by policy' : 'response withheld by policy');
+  return decision.status === undefined ? { error } : { error, status: decision.status };
+}
+
+/** Builds the request handler for the RA-TLS server. */
+export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { metrics, logger, limits } = deps;
+
+  // Stage 1 — identify. First, so that every later answer, errors included,
+  // carries the request id the model server and the logs also see.
+  const identify = (req: IncomingMessage, res: ServerResponse): Exchange => ({
+    req,
+    res,
+    id: acceptedRequestId(req.headers['x-request-id']) ?? randomUUID(),
+    startedAt: performance.now(),
+    bodyConsumed: !hasBody(req),
+    policyMs: 0,
+    decision: 'allow',
+    code: 'ok',
+  });
+
+  // Stage 2 — admit. Before reading any body: a proxy without a policy or one
+  // that is draining must not take on work it will not finish.
+  const admit = (ex: Exchange): PolicyEngine => {
+    const policy = deps.policy();
+    if (deps.draining()) throw new EnclaveGateError('EG_NOT_READY', 'the proxy is shutting down');
+    if (policy === undefined) throw new EnclaveGateError('EG_NOT_READY', 'no policy is loaded');
+    void ex;
+    return policy;
+  };
+
+  // Stage 3 — read the body the policy needs. JSON bodies are buffered (size
+  // limit, deadline) and parsed before the policy runs, because the policy
+  // decides on their content. Other bodies stream later, unseen by policy.
+  const readJsonBody = async (ex: Exchange): Promise<void> => {
+    if (ex.bodyConsumed || !isJsonMediaType(ex.req.headers['content-type'])) return;
+    const declared = Number(ex.req.headers['content-length'] ?? NaN);
+    if (declared > limits.requestBodyBytes) {
+      throw new EnclaveGateError('EG_BODY_TOO_LARGE', `request body of ${declared} bytes exceeds ${limits.requestBodyBytes}`, {
+        details: { limit: limits.requestBodyBytes },
+      });
+    }
+    ex.rawBody = await readBody(ex.req, limits.requestBodyBytes, limits.requestTimeoutMs);
+    ex.bodyConsumed = true;
+    ex.body = ex.rawBody.length === 0 ? undefined : { value: parseJsonBody(ex.rawBody) };
+  };
+
+  // Stage 4 — request policy. Before a single byte goes upstream: fail closed.
+  const requestPolicy = (ex: Exchange, policy: PolicyEngine): Decision => {
+    const declaredSize = Number(ex.req.headers['content-length'] ?? 0) || 0;
+    ex.input = buildRequestInput(ex.req, ex.id, ex.body, ex.rawBody?.length ?? declaredSize);
+    const t0 = performance.now();
+    const decision = policy.evaluateRequest(ex.input);
+    ex.policyMs += performance.now() - t0;
+    metrics.policyEvaluations.inc({ entrypoint: 'request', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
+    if (!decision.allow) {
+      ex.reasons = decision.reasons;
+      const { error, status } = decisionError(decision, 'EG_POLICY_DENIED');
+      throw Object.assign(error, { decisionStatus: status, decisionHeaders: decision.headers });
+    }
+    return decision;
+  };
+
+  // Stage 5 — forward. Buffered bodies go out byte for byte; other bodies
+  // stream with backpressure. A client that goes away aborts the upstream call.
+  const forward = async (ex: Exchange, decision: Decision, signal: AbortSignal): Promise<Dispatcher.ResponseData> => {
+    const headers = upstreamRequestHeaders(ex.req.headers, {
+      requestId: ex.id,
+      clientAddress: ex.req.socket.remoteAddress ?? '',
+      host: ex.req.headers.host,
+    });
+    if (decision.headers) Object.assign(headers, decision.headers);
+    const t0 = performance.now();
+    try {
+      const response = await deps.upstream.request({
+        path: ex.req.url ?? '/',
+        method: (ex.req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers,
+        body: ex.rawBody ?? (ex.bodyConsumed ? null : ex.req),
+        signal,
+      });
+      ex.bodyConsumed = true;
+      return response;
+    } catch (cause) {
+      throw upstreamError(cause);
+    } finally {
+      ex.upstreamMs = performance.now() - t0;
+    }
+  };
+
+  // Stage 6 — respond. JSON responses are buffered (bounded) and pass the
+  // response policy before the client sees a byte; anything else streams
+  // through unchanged (streamed inspection is docs/policy.md's next step).
+  const respond = async (ex: Exchange, policy: PolicyEngine, upstream: Dispatcher.ResponseData): Promise<void> => {
+    const { statusCode, headers, body } = upstream;
+    const method = ex.req.method ?? 'GET';
+    if (!isJsonMediaType(headers['content-type']) || !responseHasBody(method, statusCode)) {
+      ex.status = statusCode;
+      ex.res.writeHead(statusCode, clientResponseHeaders(headers, ex.id));
+      await pipe(body, ex.res);
+      return;
+    }
+    if (headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
+      body.destroy();
+      throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent an encoded JSON response the policy cannot read');
+    }
+    const raw = await readUpstreamBody(body, limits.responseBodyBytes);
+    let parsed: unknown;
+    if (raw.length > 0) {
+      try {
+        parsed = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent a JSON response that does not parse');
+      }
+    }
+    const t0 = performance.now();
+    const decision = policy.evaluateResponse(buildResponseInput(ex.input!, statusCode, headers, parsed));
+    ex.policyMs += performance.now() - t0;
+    metrics.policyEvaluations.inc({ entrypoint: 'response', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
+    if (!decision.allow) {
+      ex.reasons = decision.reasons;
+      const { error, status } = decisionError(decision, 'EG_RESPONSE_DENIED');
+      throw Object.assign(error, { decisionStatus: status, decisionHeaders: decision.headers });
+    }
+    const out = clientResponseHeaders(headers, ex.id);
+    if (decision.headers) Object.assign(out, decision.headers);
+    out['content-length'] = String(raw.length);
+    ex.status = statusCode;
+    ex.res.writeHead(statusCode, out);
+    ex.res.end(raw);
+  };
+
+  // Stage 7 — account. Always, in `finally`: one metric sample and one access
+  // log line per request, with the path but never the query or a body.
+  const account = (ex: Exchange): void => {
+    const totalMs = performance.now() - ex.startedAt;
+    metrics.requests.inc({ decision: ex.decision, code: ex.code });
+    metrics.duration.observe({ phase: 'total' }, totalMs / 1000);
+    metrics.duration.observe({ phase: 'policy' }, ex.policyMs / 1000);
+    if (ex.upstreamMs !== undefined) metrics.duration.observe({ phase: 'upstream' }, ex.upstreamMs / 1000);
+    if (logger.isLevelEnabled('info')) {
+      const path = (ex.req.url ?? '/').split('?', 1)[0];
+      logger.info(
+        {
+          request_id: ex.id,
+          method: ex.req.method,
+          path,
+          status: ex.status,
+          decision: ex.decision,
+          code: ex.code,
+          ...(ex.reasons && ex.reasons.length > 0 ? { reasons: ex.reasons } : {}),
+          duration_ms: Math.round(totalMs * 1000) / 1000,
+          policy_ms: Math.round(ex.policyMs * 1000) / 1000,
+          ...(ex.upstreamMs === undefined ? {} : { upstream_ms: Math.round(ex.upstreamMs * 1000) / 1000 }),
+        },
+        'request',
+      );
+    }
+  };
+
+  const fail = (ex: Exchange, err: unknown): void => {
+    const known = err instanceof EnclaveGateError ? err : undefined;
+    if (!known) logger.error({ request_id: ex.id, err: describeThrown(err) }, 'unexpected error in request pipeline');
+    const extra = err as { decisionStatus?: number; decisionHeaders?: Record<string, string> };
+    const problem = toProblem(known ?? err, ex.id, ex.reasons, extra.decisionStatus);
+    ex.code = problem.code;
+    ex.decision = problem.code === 'EG_POLICY_DENIED' || problem.code === 'EG_RESPONSE_DENIED' ? 'deny' : 'error';
+    ex.status = problem.status;
+    if (!ex.res.headersSent && extra.decisionHeaders) {
+      for (const [name, value] of Object.entries(extra.decisionHeaders)) ex.res.setHeader(name, value);
+    }
+    sendProblem(ex.res, problem, !ex.bodyConsumed);
+  };
+
+  return (req, res) => {
+    const ex = identify(req, res);
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    void (async () => {
+      try {
+        const policy = admit(ex);
+        await readJsonBody(ex);
+        const decision = requestPolicy(ex, policy);
+        const upstream = await forward(ex, decision, abort.signal);
+        await respond(ex, policy, upstream);
+      } catch (err) {
+        if (abort.signal.aborted && !(err instanceof EnclaveGateError)) {
+          // The client left; nobody is waiting for an answer.
+          ex.decision = 'error';
+          ex.code = 'EG_BAD_REQUEST';
+          res.destroy();
+        } else {
+          fail(ex, err);
+        }
+      } finally {
+        account(ex);
+      }
+    })();
+  };
+}
+
+/** Reads an upstream body up to `limit` bytes; past it the stream is destroyed and the response fails closed. */
+async function readUpstreamBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        body.destroy();
+        throw new EnclaveGateError('EG_UPSTREAM_RESPONSE_TOO_LARGE', `model server response exceeds ${limit} bytes`, { details: { limit } });
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    throw err instanceof EnclaveGateError ? err : upstreamError(err);
+  }
+  return Buffer.concat(chunks, size);
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, as `npm test` and CI run it on a fresh machine:
+# installs what the tests start (Debian packages, the pinned OPA CLI), then
+# type check, lint, Rego format/check/test, the policy bundle build, vitest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${ROOT}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+# Debian packages the tests start or call: prometheus (scrapes the admin
+# listener in test/integration/prometheus.test.ts) and openssl (parses the
+# RA-TLS certificate). Installed only when missing.
+need=()
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if ((${#need[@]})); then
+  step "installing Debian packages: ${need[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "test/run.sh: need ${need[*]} (apt-get install ${need[*]}); run as root or install them first" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+step "type check"
+npx tsc -p tsconfig.json
+
+step "lint"
+npx eslint .
+
+step "Rego: opa fmt --fail, opa check --strict, opa test"
+bash rego/toolchain/check.sh
+
+step "policy bundle"
+bash rego/toolchain/build.sh
+
+step "vitest"
+mkdir -p .scratch
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile=.scratch/vitest.json "$@"
+status=$?
+set -e
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(".scratch/vitest.json", "utf8"));
+  console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+' || true
+exit "${status}"
