@@ -1,0 +1,28 @@
+/**
+ * The shape every PII detector has. A detector is a small object that finds one
+ * kind of PII in one string; `pii.ts` walks JSON and runs each detector on each
+ * string leaf. Adding a kind (phone, SSN, IBAN, …) means adding one detector
+ * to the list in `pii.ts` and its name to `PiiType`.
+ */
+
+/** Kinds of PII the scanner reports; the value is also the `type` Rego sees. */
+export type PiiType = 'email' | 'payment_card';
+
+/**
+ * Receives one match as a half-open span of UTF-16 code units in the scanned
+ * string. Returns false to stop the scan (the finding cap was reached).
+ */
+export type ReportSpan = (start: number, end: number) => boolean;
+
+/** One PII detector. */
+export interface PiiDetector {
+  /** What this detector finds. */
+  readonly type: PiiType;
+  /**
+   * Reports every match in `text` through `report`, left to right and without
+   * overlaps. Must run in time linear in `text.length` whatever the input
+   * (request bodies are attacker-controlled), must not throw on any string,
+   * and must never keep or return the matched text itself.
+   */
+  scan(text: string, report: ReportSpan): void;
+}

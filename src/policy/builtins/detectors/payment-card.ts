@@ -1,0 +1,167 @@
+/**
+ * Payment card number detector (PAN): 13–19 digits, written either as one
+ * block or as groups joined by a single space or hyphen ("4111 1111 1111
+ * 1111", "4111-1111-1111-1111"), that pass the Luhn check and are not one
+ * digit repeated.
+ *
+ * The scanner splits the string into *runs*: maximal sequences of digit groups
+ * joined by single separators. A candidate is a window of whole groups inside
+ * a run holding 13–19 digits, so a card followed by more numbers ("4111 1111
+ * 1111 1111 2024") is still found, while a digit block longer than 19 (a hash,
+ * an id) never yields a card from its middle. From each group, left to right,
+ * the longest valid window wins and the scan resumes after it.
+ *
+ * Linear time: prefix sums over each run give Luhn for any window in O(1),
+ * and each starting group has at most seven candidate ends (13–19 digits).
+ */
+import { asciiClass, DIGIT_0, inClass, isDigit } from './char-class.js';
+import { luhnDoubled } from './checksums.js';
+import type { PiiDetector, ReportSpan } from './detector.js';
+
+const MIN_DIGITS = 13;
+const MAX_DIGITS = 19;
+const SPACE = 0x20;
+const HYPHEN = 0x2d;
+/** Characters that glue a digit run to a word ("ID4111…", "…1111abc"): not a card. */
+const WORD = asciiClass('az', 'AZ', '_');
+/** A "." or "," between digits makes the run part of a decimal number. */
+const DECIMAL_MARK = asciiClass('.,');
+
+/**
+ * Luhn over digits[a, b) of a run in O(1). Counting from the right, every
+ * second digit is doubled: the digits whose index has the parity of `b`.
+ * So with evenDoubled[k] = Σ_{i<k} (i even ? doubled(d_i) : d_i) and
+ * oddDoubled[k] the same with the parities swapped, the Luhn sum of the
+ * window is a difference of two prefix sums.
+ */
+function luhnWindow(evenDoubled: Int32Array, oddDoubled: Int32Array, a: number, b: number): boolean {
+  const sums = b % 2 === 0 ? evenDoubled : oddDoubled;
+  return (sums[b]! - sums[a]!) % 10 === 0;
+}
+
+/**
+ * Whether the run between text[before] and text[after] (both exclusive) is
+ * glued to a word or continues a decimal number on its left or right side.
+ */
+function glued(text: string, before: number, after: number): { left: boolean; right: boolean } {
+  const prev = before >= 0 ? text.charCodeAt(before) : -1;
+  const next = after < text.length ? text.charCodeAt(after) : -1;
+  return {
+    left:
+      inClass(WORD, prev) || (inClass(DECIMAL_MARK, prev) && before > 0 && isDigit(text.charCodeAt(before - 1))),
+    right:
+      inClass(WORD, next) ||
+      (inClass(DECIMAL_MARK, next) && after + 1 < text.length && isDigit(text.charCodeAt(after + 1))),
+  };
+}
+
+/**
+ * Examines one run of `groups` digit groups (bounds in starts/ends) holding
+ * `total` digits, and reports the card numbers in it. Returns false when
+ * `report` asked to stop.
+ */
+function scanRun(
+  text: string,
+  starts: Int32Array,
+  ends: Int32Array,
+  groups: number,
+  total: number,
+  report: ReportSpan,
+): boolean {
+  // Per-run tables over the run's digits, so that every window costs O(1):
+  // offset[g] = index of group g's first digit; Luhn prefix sums; and
+  // sameFrom[k] = first index of the block of equal digits that ends at k.
+  const offset = new Int32Array(groups + 1);
+  const evenDoubled = new Int32Array(total + 1);
+  const oddDoubled = new Int32Array(total + 1);
+  const sameFrom = new Int32Array(total);
+  let k = 0;
+  let previous = -1;
+  for (let g = 0; g < groups; g++) {
+    offset[g] = k;
+    for (let i = starts[g]!; i < ends[g]!; i++, k++) {
+      const code = text.charCodeAt(i);
+      const d = code - DIGIT_0;
+      const twice = luhnDoubled(d);
+      evenDoubled[k + 1] = evenDoubled[k]! + (k % 2 === 0 ? twice : d);
+      oddDoubled[k + 1] = oddDoubled[k]! + (k % 2 === 0 ? d : twice);
+      // Compare with the previous digit, not the previous character, which
+      // may be a separator.
+      sameFrom[k] = code === previous ? sameFrom[k - 1]! : k;
+      previous = code;
+    }
+  }
+  offset[groups] = k;
+
+  const edge = glued(text, starts[0]! - 1, ends[groups - 1]!);
+  // For start group s, the candidate end groups are lo..hi: lo is the first
+  // whose window reaches 13 digits, hi the last within 19. Both only move
+  // forward as s does, so finding them is amortised O(1); the longest valid
+  // window wins, hence the downward search.
+  let lo = 0;
+  let hi = 0;
+  let s = 0;
+  while (s < groups) {
+    const a = offset[s]!;
+    lo = Math.max(lo, s);
+    while (lo < groups && offset[lo + 1]! - a < MIN_DIGITS) lo++;
+    hi = Math.max(hi, s);
+    while (hi + 1 < groups && offset[hi + 2]! - a <= MAX_DIGITS) hi++;
+    let best = -1;
+    for (let e = hi; e >= lo; e--) {
+      const b = offset[e + 1]!;
+      if (b - a > MAX_DIGITS || sameFrom[b - 1]! <= a) continue;
+      if ((s === 0 && edge.left) || (e === groups - 1 && edge.right)) continue;
+      if (luhnWindow(evenDoubled, oddDoubled, a, b)) {
+        best = e;
+        break;
+      }
+    }
+    if (best === -1) {
+      s++;
+      continue;
+    }
+    if (!report(starts[s]!, ends[best]!)) return false;
+    s = best + 1;
+  }
+  return true;
+}
+
+function scan(text: string, report: ReportSpan): void {
+  const n = text.length;
+  // Group bounds of the current run; allocated at the first run, sized for
+  // the most groups the rest of the string can hold (one digit + separator).
+  let starts: Int32Array | undefined;
+  let ends: Int32Array | undefined;
+  let i = 0;
+  while (i < n) {
+    if (!isDigit(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    if (starts === undefined || ends === undefined) {
+      starts = new Int32Array(Math.ceil((n - i) / 2));
+      ends = new Int32Array(starts.length);
+    }
+    // Collect one run: groups of digits joined by exactly one separator.
+    let groups = 0;
+    let total = 0;
+    for (;;) {
+      starts[groups] = i;
+      while (i < n && isDigit(text.charCodeAt(i))) i++;
+      ends[groups] = i;
+      total += i - starts[groups]!;
+      groups++;
+      const sep = i < n ? text.charCodeAt(i) : -1;
+      if ((sep === SPACE || sep === HYPHEN) && i + 1 < n && isDigit(text.charCodeAt(i + 1))) {
+        i++;
+        continue;
+      }
+      break;
+    }
+    if (total >= MIN_DIGITS && !scanRun(text, starts, ends, groups, total, report)) return;
+  }
+}
+
+/** Finds payment card numbers that pass the Luhn check. */
+export const paymentCardDetector: PiiDetector = { type: 'payment_card', scan };

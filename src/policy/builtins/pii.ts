@@ -1,0 +1,161 @@
+/**
+ * The PII scanner behind the Rego builtin `enclave_gate.pii.scan(value)`.
+ *
+ * It walks a JSON value and runs every detector on every string leaf. A
+ * finding names the kind of PII, the JSON pointer of the string and the span
+ * inside it, never the matched text, so findings (and the policy reasons made
+ * from them) are safe to log.
+ *
+ * The detectors run in TypeScript rather than as Rego regexes because the
+ * policy engine is wasm: every string Rego walks crosses the JS/wasm boundary
+ * as JSON text, and Rego has no Luhn. Cost is one pass per detector over each
+ * string, linear in the body size.
+ */
+import type { PiiDetector, PiiType } from './detectors/detector.js';
+import { emailDetector } from './detectors/email.js';
+import { paymentCardDetector } from './detectors/payment-card.js';
+
+export type { PiiDetector, PiiType } from './detectors/detector.js';
+
+/** One piece of PII found in a JSON value. */
+export interface PiiFinding {
+  /** Kind of PII. */
+  readonly type: PiiType;
+  /** RFC 6901 JSON pointer of the string holding it; "" when the value is the string. */
+  readonly path: string;
+  /** Start of the match, in UTF-16 code units from the start of that string. */
+  readonly start: number;
+  /** End of the match (exclusive), in UTF-16 code units. */
+  readonly end: number;
+  /** True when the PII is in an object key (the span is then within the key). */
+  readonly key?: true;
+}
+
+/**
+ * Stands in a pointer for an object key that itself holds PII. Pointers end up
+ * in policy reasons, logs and problem bodies, so a key such as
+ * "alice@example.com" must never appear in one verbatim.
+ */
+export const REDACTED_KEY_TOKEN = '[redacted-key]';
+
+/** Options of {@link scanPii}. */
+export interface ScanOptions {
+  /** Stop after this many findings. Default {@link DEFAULT_MAX_FINDINGS}. */
+  readonly maxFindings?: number;
+  /** Detectors to run, in order. Default {@link PII_DETECTORS}. */
+  readonly detectors?: readonly PiiDetector[];
+}
+
+/**
+ * Every detector the builtin runs, in the order their findings are listed for
+ * each string. A new kind of PII is one more entry here.
+ */
+export const PII_DETECTORS: readonly PiiDetector[] = Object.freeze([emailDetector, paymentCardDetector]);
+
+/**
+ * Findings cap. One finding already denies, so the cap never turns a deny
+ * into an allow; it bounds the array the builtin hands back into wasm (and the
+ * reasons built from it) when a body is crafted to hold thousands of matches.
+ */
+export const DEFAULT_MAX_FINDINGS = 256;
+
+/** A value still to visit, with how to rebuild its pointer if PII turns up. */
+interface Pending {
+  readonly value: unknown;
+  readonly parent: Pending | undefined;
+  /** Unescaped reference token (object key or array index) within `parent`. */
+  readonly token: string;
+}
+
+/** RFC 6901 escaping of one reference token. */
+function escapeToken(token: string): string {
+  return token.includes('~') || token.includes('/') ? token.replaceAll('~', '~0').replaceAll('/', '~1') : token;
+}
+
+/**
+ * Builds the pointer by following parent links. Pointers are made only for
+ * strings that hold PII: building one per node would cost O(depth) for every
+ * node, quadratic on a deeply nested body.
+ */
+function pointerOf(node: Pending): string {
+  const tokens: string[] = [];
+  for (let n: Pending | undefined = node; n?.parent !== undefined; n = n.parent) tokens.push(escapeToken(n.token));
+  return tokens.length === 0 ? '' : `/${tokens.reverse().join('/')}`;
+}
+
+/**
+ * Scans every string leaf of `value` (objects, arrays, strings; other values
+ * are ignored) and returns the findings in document order, each string's
+ * findings grouped by detector. Object keys are scanned too: PII in a key is
+ * reported with `key: true`, and that key is replaced by
+ * {@link REDACTED_KEY_TOKEN} in every pointer below it. Never throws on
+ * JSON input; cycles and shared references in non-JSON input are visited once.
+ *
+ * @example scanPii({ messages: [{ content: 'mail bob@example.com' }] })
+ *   // → [{ type: 'email', path: '/messages/0/content', start: 5, end: 20 }]
+ */
+export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[] {
+  const max = options.maxFindings ?? DEFAULT_MAX_FINDINGS;
+  const detectors = options.detectors ?? PII_DETECTORS;
+  const findings: PiiFinding[] = [];
+  if (max <= 0) return findings;
+  const seen = new Set<object>();
+  // An explicit stack, not recursion: a body nested a million levels deep must
+  // not overflow the call stack. Children are pushed in reverse so that they
+  // pop in document order.
+  const stack: Pending[] = [{ value, parent: undefined, token: '' }];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    const current = node.value;
+    if (typeof current === 'string') {
+      let path: string | undefined;
+      for (const detector of detectors) {
+        let more = true;
+        detector.scan(current, (start, end) => {
+          path ??= pointerOf(node);
+          findings.push({ type: detector.type, path, start, end });
+          more = findings.length < max;
+          return more;
+        });
+        if (!more) return findings;
+      }
+    } else if (typeof current === 'object' && current !== null) {
+      if (seen.has(current)) continue;
+      seen.add(current);
+      if (Array.isArray(current)) {
+        for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], parent: node, token: String(i) });
+      } else {
+        const keys = Object.keys(current);
+        for (let i = keys.length - 1; i >= 0; i--) {
+          const key = keys[i]!;
+          const keySpans: Array<{ type: PiiType; start: number; end: number }> = [];
+          for (const detector of detectors) {
+            detector.scan(key, (start, end) => {
+              keySpans.push({ type: detector.type, start, end });
+              return true;
+            });
+          }
+          const child: Pending = { value: (current as Record<string, unknown>)[key], parent: node, token: keySpans.length > 0 ? REDACTED_KEY_TOKEN : key };
+          if (keySpans.length > 0) {
+            const path = pointerOf(child);
+            for (const span of keySpans) {
+              findings.push({ type: span.type, path, start: span.start, end: span.end, key: true });
+              if (findings.length >= max) return findings;
+            }
+          }
+          stack.push(child);
+        }
+      }
+    }
+  }
+  return findings;
+}
+
+/**
+ * The Rego builtins this module implements, keyed by their Rego name, in the
+ * form `@open-policy-agent/opa-wasm` takes as custom builtins. Arguments
+ * arrive JSON-decoded; the return value is JSON-encoded back into wasm.
+ */
+export const piiBuiltins = Object.freeze({
+  'enclave_gate.pii.scan': (value: unknown): PiiFinding[] => scanPii(value),
+});

@@ -1,0 +1,12 @@
+/**
+ * The policy entrypoints: the Rego documents the proxy asks for. They are
+ * compiled into the wasm module by name (`opa build -e …`) and looked up by
+ * name when a bundle loads, so both sides take them from here.
+ */
+
+/** Entrypoint of the request decision (input: RequestInput). */
+export const REQUEST_ENTRYPOINT = 'enclave_gate/request/decision';
+/** Entrypoint of the response decision (input: ResponseInput). */
+export const RESPONSE_ENTRYPOINT = 'enclave_gate/response/decision';
+/** Every entrypoint a policy bundle must provide. */
+export const POLICY_ENTRYPOINTS: readonly string[] = Object.freeze([REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT]);
