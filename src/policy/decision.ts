@@ -19,7 +19,11 @@ export interface Decision {
   readonly status?: number;
   /** Stable, machine-readable reason codes (see the comment blocks in rego/policy). */
   readonly reasons: readonly string[];
-  /** Response headers the proxy adds when it answers a deny (e.g. `allow` on a 405). */
+  /**
+   * Headers the proxy sets: on a deny, on the problem response (e.g. `allow` on
+   * a 405); on an allowed request, on the request forwarded upstream; on an
+   * allowed response, on the response to the client.
+   */
   readonly headers?: Readonly<Record<string, string>>;
   /** Redaction instructions, passed through unvalidated until redaction lands. */
   readonly redact?: unknown;
