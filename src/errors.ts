@@ -50,6 +50,11 @@ export const ERRORS = {
   EG_BAD_REQUEST: { status: 400, exitCode: EXIT.usage, title: 'Malformed request' },
   EG_BODY_TOO_LARGE: { status: 413, exitCode: EXIT.usage, title: 'Request body exceeds the inspection limit' },
   EG_HEADERS_TOO_LARGE: { status: 431, exitCode: EXIT.usage, title: 'Request headers are too large' },
+  EG_CLIENT_CLOSED: {
+    status: 499,
+    exitCode: EXIT.usage,
+    title: 'Client closed the connection before the answer was complete',
+  },
   EG_REQUEST_TIMEOUT: { status: 408, exitCode: EXIT.usage, title: 'Request body was not received in time' },
   EG_UPSTREAM_UNAVAILABLE: { status: 502, exitCode: EXIT.usage, title: 'Model server is unreachable' },
   EG_UPSTREAM_TIMEOUT: { status: 504, exitCode: EXIT.usage, title: 'Model server did not answer in time' },

@@ -269,7 +269,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
         if (abort.signal.aborted && !(err instanceof EnclaveGateError)) {
           // The client left; nobody is waiting for an answer.
           ex.decision = 'error';
-          ex.code = 'EG_BAD_REQUEST';
+          ex.code = 'EG_CLIENT_CLOSED';
           res.destroy();
         } else {
           fail(ex, err);

@@ -119,6 +119,26 @@ describe('allowed traffic', () => {
   });
 });
 
+describe('client disconnects', () => {
+  it('aborts the upstream request when the client goes away mid-stream, and counts it', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    upstream.route('/v1/completions', (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"n":1}\n\n');
+      res.on('close', () => upstreamClosed());
+      // Never ends by itself: only the proxy aborting the call closes it.
+    });
+    const controller = new AbortController();
+    const res = await request(`${gateway.url}/v1/completions`, { dispatcher: agent, method: 'POST', headers: JSON_HEADERS, body: '{"stream":true}', signal: controller.signal });
+    const iterator = res.body[Symbol.asyncIterator]();
+    await iterator.next();
+    controller.abort();
+    await closed;
+    await expect.poll(async () => (await (await request(`${gateway.adminUrl}/metrics`)).body.text()).includes('code="EG_CLIENT_CLOSED"'), { timeout: 5000 }).toBe(true);
+  });
+});
+
 describe('policy denials', () => {
   it('denies a path outside the allowlist with a reason, and never calls the upstream', async () => {
     const before = upstream.received.length;
