@@ -49,6 +49,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript run directly by node (bench fixtures, rego toolchain scripts).
+    files: ['**/*.mjs', '**/*.js'],
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly' } },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'bench/**/*.js'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -8,13 +8,38 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { VerifyError } from '../errors.js';
 import type { VerifyContext } from './types.js';
 
-/** Parses one certificate (DER bytes or PEM text); `what` names it in errors. */
+/** True when `bytes` is PEM text (leading white space allowed) rather than DER. */
+function looksLikePem(bytes: Uint8Array): boolean {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === 0x0a || bytes[i] === 0x0d)) i++;
+  return Buffer.from(bytes.subarray(i, i + 10)).toString('latin1') === '-----BEGIN';
+}
+
+/**
+ * Parses one certificate: PEM text (string, or bytes that start with a PEM
+ * header) or DER bytes; `what` names it in errors.
+ *
+ * DER is wrapped into PEM here and the parsed certificate's encoding must equal
+ * the input byte for byte. Why: node:crypto tries PEM first on any buffer and
+ * takes the first "-----BEGIN CERTIFICATE-----" block it finds anywhere in it,
+ * so DER that carries a PEM block (say inside an extension an attacker
+ * controls) would otherwise parse as that other certificate.
+ */
 export function parseCertificate(input: Uint8Array | string, what: string): X509Certificate {
+  let cert: X509Certificate;
   try {
-    return new X509Certificate(typeof input === 'string' ? input : Buffer.from(input));
+    if (typeof input === 'string') return new X509Certificate(input);
+    if (looksLikePem(input)) return new X509Certificate(Buffer.from(input).toString('latin1'));
+    const der = Buffer.from(input);
+    const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    cert = new X509Certificate(pem);
   } catch (cause) {
     throw new VerifyError('EG_VERIFY_PARSE', `${what} is not a valid X.509 certificate`, { cause });
   }
+  if (!cert.raw.equals(Buffer.from(input))) {
+    throw new VerifyError('EG_VERIFY_PARSE', `${what} has bytes beyond its DER certificate encoding`);
+  }
+  return cert;
 }
 
 /** Splits a PEM bundle into certificates, in file order. */
