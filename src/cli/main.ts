@@ -14,6 +14,7 @@ const USAGE = `Usage: enclave-gate <command> [options]
 Commands:
   serve      run the RA-TLS proxy in front of a model server (see: enclave-gate serve --help)
   demo       run the proxy in front of the bundled demo model server, simulated attestation
+  verify     verify a server's RA-TLS certificate, a certificate file or evidence (see: enclave-gate verify --help)
   version    print the version
 
 Run 'enclave-gate <command> --help' for a command's options.
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       await demo(rest);
       return undefined;
     }
+    case 'verify': return (await import('./verify.js')).verify(rest);
     case 'version':
     case '--version': {
       const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };

@@ -1,0 +1,261 @@
+/**
+ * `enclave-gate verify`: verifies a live server's RA-TLS certificate, a
+ * certificate file, or a raw evidence file, prints the transcript, and exits
+ * with the code of the first failed check's class (docs/verify.md).
+ *
+ * This is the one place the verifier reads the wall clock (`--at` defaults to
+ * now); the library always takes the instant as an argument.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { parseArgs } from 'node:util';
+import { EXIT, VerifyError, describeThrown } from '../errors.js';
+import { verifyCertificate } from '../verify/certificate.js';
+import { PLATFORMS, verifyEvidence } from '../verify/evidence.js';
+import type { IntelCollateral } from '../verify/intel/index.js';
+import { parseReferenceValues, type ReferenceValues } from '../verify/reference-values.js';
+import { SNP_PRODUCTS, type SnpEndorsements, type SnpProduct } from '../verify/sev-snp/index.js';
+import { Transcript, type Platform } from '../verify/types.js';
+import { failureVerdict, formatVerdict, verdictExitCode, verdictJson, type Verdict } from '../verify/verdict.js';
+
+/** Where the command writes; tests pass their own. */
+export interface VerifyIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+const PROCESS_IO: VerifyIo = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+export const VERIFY_USAGE = `Usage:
+  enclave-gate verify https://HOST:PORT [options]
+  enclave-gate verify --cert FILE.pem|FILE.der [options]
+  enclave-gate verify --evidence FILE --platform sev-snp|tdx|sgx|nitro|simulated [options]
+
+Options:
+  --reference-values FILE   JSON reference values (docs/verify.md)
+  --allow-simulated         accept simulated evidence (development only)
+  --allow-debug             accept debug TEEs
+  --at ISO-8601             validation instant (default: now)
+  --json                    print the verdict as JSON
+  --endorsements FILE ...   SEV-SNP: the VCEK/VLEK, then the ASK/ARK PEM bundle (repeatable)
+  --collateral FILE         TDX/SGX: collateral JSON (dcap-qvl QuoteCollateralV3 or Intel PCS shape)
+  --product P               SEV-SNP: milan, genoa or turin (v2 reports)
+  --timeout MS              connection timeout for https:// targets (default 10000)
+
+Exit codes: 0 verified; 1 usage; 2 parse; 3 signature; 4 chain; 5 validity;
+6 revoked; 7 binding; 8 TCB; 9 reference values, debug or simulated; 10 connect.
+`;
+
+const OPTIONS = {
+  cert: { type: 'string' },
+  evidence: { type: 'string' },
+  platform: { type: 'string' },
+  endorsements: { type: 'string', multiple: true },
+  collateral: { type: 'string' },
+  product: { type: 'string' },
+  'reference-values': { type: 'string' },
+  'allow-simulated': { type: 'boolean' },
+  'allow-debug': { type: 'boolean' },
+  at: { type: 'string' },
+  json: { type: 'boolean' },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function usage(message: string): never {
+  throw new VerifyError('EG_VERIFY_USAGE', message);
+}
+
+function readInput(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new VerifyError('EG_VERIFY_USAGE', `cannot read ${what} ${path}: ${describeThrown(cause)}`, { cause });
+  }
+}
+
+/** True when every byte is printable ASCII or whitespace, i.e. the file is text. */
+function isText(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes.every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d);
+}
+
+/**
+ * Evidence files come as raw bytes, or as hex or base64 text (the Nitro
+ * `.b64` vectors, `virtee-*.hex`). Binary evidence is never all printable
+ * ASCII (SNP reports, Intel quotes and CBOR documents all hold small and
+ * high bytes), so text is decoded and binary is taken as is.
+ */
+export function decodeEvidenceFile(bytes: Uint8Array): Uint8Array {
+  if (!isText(bytes)) return bytes;
+  const text = Buffer.from(bytes).toString('latin1').replace(/\s+/g, '');
+  if (/^(?:[0-9a-fA-F]{2})+$/.test(text)) return new Uint8Array(Buffer.from(text, 'hex'));
+  if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) return new Uint8Array(Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64'));
+  return bytes;
+}
+
+function parseAt(text: string | undefined): Date {
+  if (text === undefined) return new Date();
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(text)) usage(`--at must be an ISO-8601 instant, got "${text}"`);
+  return at;
+}
+
+function loadReferenceValues(path: string | undefined): ReferenceValues | undefined {
+  if (path === undefined) return undefined;
+  return parseReferenceValues(readInput(path, 'reference values').toString('utf8'));
+}
+
+function loadEndorsements(paths: readonly string[] | undefined): SnpEndorsements | undefined {
+  if (paths === undefined || paths.length === 0) return undefined;
+  const [vek, ...chain] = paths.map((p) => new Uint8Array(readInput(p, 'endorsements')));
+  return { vek: vek!, ...(chain.length === 0 ? {} : { chain }) };
+}
+
+function loadCollateral(path: string | undefined): IntelCollateral | undefined {
+  if (path === undefined) return undefined;
+  const text = readInput(path, 'collateral').toString('utf8');
+  try {
+    return JSON.parse(text) as IntelCollateral;
+  } catch (cause) {
+    throw new VerifyError('EG_VERIFY_USAGE', `collateral ${path} is not JSON: ${describeThrown(cause)}`, { cause });
+  }
+}
+
+function connectFailure(detail: string): Verdict {
+  const transcript = new Transcript();
+  transcript.fail('connect', 'EG_VERIFY_CONNECT', detail);
+  return failureVerdict(new VerifyError('EG_VERIFY_CONNECT', detail), transcript);
+}
+
+/** Connects with TLS (no CA check: trust comes from the evidence) and returns the peer certificate's DER. */
+function fetchPeerCertificate(target: URL, timeoutMs: number): Promise<Uint8Array | Verdict> {
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  const port = target.port === '' ? 443 : Number(target.port);
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (value: Uint8Array | Verdict): void => {
+      if (settled) return;
+      settled = true;
+      resolve(value);
+    };
+    const socket = tlsConnect({
+      host,
+      port,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+      rejectUnauthorized: false,
+      // Nothing is sent over this connection: it exists only to see the certificate.
+      ALPNProtocols: ['http/1.1'],
+    });
+    socket.setTimeout(timeoutMs, () => {
+      finish(connectFailure(`no TLS handshake with ${host}:${port} within ${timeoutMs} ms`));
+      socket.destroy();
+    });
+    socket.once('secureConnect', () => {
+      const raw = socket.getPeerCertificate(true)?.raw;
+      socket.end();
+      finish(raw === undefined || raw.length === 0 ? connectFailure(`${host}:${port} presented no certificate`) : new Uint8Array(raw));
+    });
+    socket.once('error', (error) => {
+      finish(connectFailure(`could not connect to ${host}:${port}: ${describeThrown(error)}`));
+    });
+  });
+}
+
+interface Parsed {
+  readonly values: {
+    cert?: string;
+    evidence?: string;
+    platform?: string;
+    endorsements?: string[];
+    collateral?: string;
+    product?: string;
+    'reference-values'?: string;
+    'allow-simulated'?: boolean;
+    'allow-debug'?: boolean;
+    at?: string;
+    json?: boolean;
+    timeout?: string;
+    help?: boolean;
+  };
+  readonly positionals: string[];
+}
+
+async function run(parsed: Parsed): Promise<Verdict> {
+  const { values, positionals } = parsed;
+  const modes = [positionals.length > 0, values.cert !== undefined, values.evidence !== undefined].filter(Boolean).length;
+  if (modes !== 1 || positionals.length > 1) usage('give exactly one of: an https:// URL, --cert FILE, --evidence FILE');
+  if (values.product !== undefined && !(SNP_PRODUCTS as readonly string[]).includes(values.product)) {
+    usage(`--product must be one of ${SNP_PRODUCTS.join(', ')}`);
+  }
+  const at = parseAt(values.at);
+  const referenceValues = loadReferenceValues(values['reference-values']);
+  const endorsements = loadEndorsements(values.endorsements);
+  const collateral = loadCollateral(values.collateral);
+  const common = {
+    at,
+    ...(referenceValues === undefined ? {} : { referenceValues }),
+    ...(endorsements === undefined ? {} : { endorsements }),
+    ...(collateral === undefined ? {} : { collateral }),
+    ...(values.product === undefined ? {} : { product: values.product as SnpProduct }),
+    allowSimulated: values['allow-simulated'] === true,
+    allowDebug: values['allow-debug'] === true,
+  };
+
+  if (values.evidence !== undefined) {
+    if (values.platform === undefined || !(PLATFORMS as readonly string[]).includes(values.platform)) {
+      usage(`--evidence needs --platform ${PLATFORMS.join('|')}`);
+    }
+    const evidence = decodeEvidenceFile(new Uint8Array(readInput(values.evidence, 'evidence')));
+    return verifyEvidence({ ...common, platform: values.platform as Platform, evidence });
+  }
+  if (values.platform !== undefined) usage('--platform applies to --evidence only');
+  if (values.cert !== undefined) return verifyCertificate(new Uint8Array(readInput(values.cert, 'certificate')), common);
+
+  let target: URL;
+  try {
+    target = new URL(positionals[0]!);
+  } catch {
+    return usage(`"${positionals[0]}" is not a URL; expected https://HOST:PORT`);
+  }
+  if (target.protocol !== 'https:') usage(`only https:// URLs can be verified, got ${target.protocol}`);
+  const timeout = values.timeout === undefined ? 10_000 : Number(values.timeout);
+  if (!Number.isInteger(timeout) || timeout <= 0) usage('--timeout must be a positive number of milliseconds');
+  const cert = await fetchPeerCertificate(target, timeout);
+  if (!(cert instanceof Uint8Array)) return cert;
+  return verifyCertificate(cert, common);
+}
+
+/**
+ * Runs `enclave-gate verify` with `argv` (the arguments after `verify`) and
+ * returns the exit code: 0 only when every check passed, 1 for usage errors,
+ * otherwise the EXIT class of the first failure's code.
+ */
+export async function verify(argv: string[], io: VerifyIo = PROCESS_IO): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: true }) as Parsed;
+  } catch (error) {
+    io.stderr(`enclave-gate verify: ${describeThrown(error).replace(/^TypeError[^:]*: /, '')}\n\n${VERIFY_USAGE}`);
+    return EXIT.usage;
+  }
+  if (parsed.values.help === true) {
+    io.stdout(VERIFY_USAGE);
+    return EXIT.ok;
+  }
+  let verdict: Verdict;
+  try {
+    verdict = await run(parsed);
+  } catch (error) {
+    verdict = failureVerdict(error, new Transcript());
+    if (verdict.code === 'EG_VERIFY_USAGE' && parsed.values.json !== true) {
+      io.stderr(`enclave-gate verify: ${verdict.message ?? 'invalid arguments'}\n\n${VERIFY_USAGE}`);
+      return EXIT.usage;
+    }
+  }
+  io.stdout(parsed.values.json === true ? `${JSON.stringify(verdictJson(verdict), null, 2)}\n` : formatVerdict(verdict));
+  return verdictExitCode(verdict);
+}

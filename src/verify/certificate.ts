@@ -1,0 +1,541 @@
+/**
+ * RA-TLS certificate verification: find the evidence a certificate carries,
+ * prove it is bound to the certificate's key (and to the server's policy),
+ * verify it, appraise it, and return a Verdict.
+ *
+ * Three formats are read:
+ *  - enclave-gate's own (docs/verify.md): tagged evidence in 2.23.133.5.4.9,
+ *    the same bytes as an IETF CMW in 1.3.6.1.5.5.7.1.35, stapled
+ *    endorsements in 2.23.133.5.4.2, report data = reportDataFor(claims);
+ *  - Open Enclave / echeck SGX certificates (foreign/open-enclave.ts);
+ *  - Evervault Nitro certificates, the document in a subjectAltName (nitro/evervault.ts).
+ *
+ * Cheap local checks (certificate signature, validity, pubkey-hash) run
+ * before the expensive evidence chain, so a broken certificate costs little.
+ */
+import 'reflect-metadata';
+import { X509Certificate, createHash } from 'node:crypto';
+import { SubjectAlternativeNameExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
+import { Tag, cdeEncodeOptions, decode, encode } from 'cbor2';
+import { VerifyError } from '../errors.js';
+import { decodeClaims, reportDataFor, type RatlsClaims } from '../wire/claims.js';
+import {
+  EVIDENCE_TAG,
+  OID_CMW,
+  OID_TCG_DICE_ENDORSEMENT_MANIFEST,
+  OID_TCG_DICE_TAGGED_EVIDENCE,
+  decodeCmwExtension,
+  decodeTaggedEvidence,
+  type TaggedEvidence,
+} from '../wire/extension.js';
+import { formatHashEntry, hashEntry, sameHashEntry } from '../wire/hash-entry.js';
+import {
+  appraiseEvidence,
+  checkAt,
+  evidenceExpiry,
+  verifyPlatformEvidence,
+  type AppraisalFlags,
+  type EvidenceSources,
+  type NonceSource,
+} from './evidence.js';
+import { OID_OPEN_ENCLAVE_SGX_EVIDENCE, checkOpenEnclaveBinding, decodeOpenEnclaveEvidence } from './foreign/index.js';
+import { verifyIntelQuote, type IntelCollateral, type IntelPcsCollateral } from './intel/index.js';
+import { verifyNitroSanCertificate } from './nitro/index.js';
+import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
+import type { SnpEndorsements } from './sev-snp/index.js';
+import { Transcript, type Platform, type VerifiedEvidence, type VerifyContext } from './types.js';
+import { failureVerdict, successVerdict, type RatlsBinding, type Verdict } from './verdict.js';
+import { checkValidity, fingerprint256, parseCertificate } from './x509.js';
+
+/** A certificate as DER bytes, or PEM as text or bytes. */
+export type CertificateSource = Uint8Array | string;
+
+/** Options of {@link verifyCertificate}. */
+export interface VerifyCertificateOptions extends EvidenceSources, AppraisalFlags {
+  /** Validation instant for the certificate and everything behind the evidence; the library never reads the clock. */
+  readonly at: Date;
+  /** What to accept (JSON document or parsed); absent means the safe defaults. */
+  readonly referenceValues?: ReferenceValues;
+}
+
+/** Stapled endorsements and evidence stay well under this; larger values are refused before decoding. */
+const MAX_ENDORSEMENT_BYTES = 256 * 1024;
+/** RFC 1035 caps a DNS label at 63 characters; only longer hex labels can hold a Nitro document. */
+const MAX_DNS_LABEL = 63;
+
+// ───────────────────────── stapled endorsements ─────────────────────────
+
+/**
+ * Encodes the 2.23.133.5.4.2 extension value: `tag(EVIDENCE_TAG.x) map` with
+ * the same tag as the evidence it endorses.
+ *  - SEV-SNP: `{ "vek": bstr (DER VCEK/VLEK), "chain": [+ bstr] (DER ASK/ASVK, ARK) }`
+ *  - Intel (tag 60000): `{ "tcb-info": tstr, "tcb-info-issuer-chain": tstr (PEM),
+ *    ? "qe-identity": tstr, ? "qe-identity-issuer-chain": tstr (PEM),
+ *    ? "pck-crl": bstr (DER), ? "root-ca-crl": bstr (DER) }` (the Intel PCS bodies, byte for byte)
+ * Provided here so tests and the issuing side agree on one definition; the
+ * issuer should move it to src/wire when a hardware provider staples.
+ */
+export function encodeStapledEndorsements(tag: number, value: StapledEndorsements): Uint8Array {
+  let map: Map<string, unknown>;
+  if ('vek' in value) {
+    map = new Map<string, unknown>([
+      ['vek', value.vek],
+      ['chain', [...value.chain]],
+    ]);
+  } else {
+    map = new Map<string, unknown>([
+      ['tcb-info', value.tcbInfo],
+      ['tcb-info-issuer-chain', value.tcbInfoIssuerChain],
+    ]);
+    if (value.qeIdentity !== undefined) map.set('qe-identity', value.qeIdentity);
+    if (value.qeIdentityIssuerChain !== undefined) map.set('qe-identity-issuer-chain', value.qeIdentityIssuerChain);
+    if (value.pckCrl !== undefined) map.set('pck-crl', value.pckCrl);
+    if (value.rootCaCrl !== undefined) map.set('root-ca-crl', value.rootCaCrl);
+  }
+  return encode(new Tag(tag, map), cdeEncodeOptions);
+}
+
+/** Stapled SEV-SNP endorsements: the VEK and its chain, DER. */
+export interface StapledSnpEndorsements {
+  readonly vek: Uint8Array;
+  readonly chain: readonly Uint8Array[];
+}
+
+/** Stapled Intel collateral, in the Intel PCS shape. */
+export interface StapledIntelCollateral {
+  readonly tcbInfo: string;
+  readonly tcbInfoIssuerChain: string;
+  readonly qeIdentity?: string;
+  readonly qeIdentityIssuerChain?: string;
+  readonly pckCrl?: Uint8Array;
+  readonly rootCaCrl?: Uint8Array;
+}
+
+/** Either kind of stapled endorsement. */
+export type StapledEndorsements = StapledSnpEndorsements | StapledIntelCollateral;
+
+function parseFail(detail: string): never {
+  throw new VerifyError('EG_VERIFY_PARSE', `stapled endorsements (2.23.133.5.4.2): ${detail}`);
+}
+
+function decodeStapledMap(bytes: Uint8Array, tag: number): Record<string, unknown> {
+  if (bytes.length > MAX_ENDORSEMENT_BYTES) parseFail(`${bytes.length} bytes, limit ${MAX_ENDORSEMENT_BYTES}`);
+  let value: unknown;
+  try {
+    value = decode(bytes, { rejectStreaming: true, rejectDuplicateKeys: true });
+  } catch (cause) {
+    throw new VerifyError('EG_VERIFY_PARSE', 'stapled endorsements (2.23.133.5.4.2) are not CBOR', { cause });
+  }
+  if (!(value instanceof Tag)) parseFail('not tagged CBOR');
+  if (Number(value.tag) !== tag) parseFail(`tag ${String(value.tag)} does not match the evidence tag ${tag}`);
+  const contents: unknown = value.contents;
+  if (typeof contents !== 'object' || contents === null || Array.isArray(contents) || contents instanceof Uint8Array || contents instanceof Map) {
+    parseFail('not a map with text keys');
+  }
+  return contents as Record<string, unknown>;
+}
+
+function onlyKeys(map: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(map)) if (!allowed.includes(key)) parseFail(`unknown key "${key.slice(0, 40)}"`);
+}
+
+/** Decodes stapled SEV-SNP endorsements into the verifier's input shape. */
+export function decodeStapledSnpEndorsements(bytes: Uint8Array): SnpEndorsements {
+  const map = decodeStapledMap(bytes, EVIDENCE_TAG.sevSnp);
+  onlyKeys(map, ['vek', 'chain']);
+  const vek = map['vek'];
+  const chain = map['chain'];
+  if (!(vek instanceof Uint8Array)) parseFail('"vek" must be a byte string (DER certificate)');
+  if (!Array.isArray(chain) || chain.length === 0 || !chain.every((c) => c instanceof Uint8Array)) {
+    parseFail('"chain" must be a non-empty array of byte strings (DER certificates)');
+  }
+  return { vek, chain: chain as Uint8Array[] };
+}
+
+/** Decodes stapled Intel collateral into the verifier's PCS input shape. */
+export function decodeStapledIntelCollateral(bytes: Uint8Array): IntelPcsCollateral {
+  const map = decodeStapledMap(bytes, EVIDENCE_TAG.intelQuote);
+  onlyKeys(map, ['tcb-info', 'tcb-info-issuer-chain', 'qe-identity', 'qe-identity-issuer-chain', 'pck-crl', 'root-ca-crl']);
+  const text = (key: string, required: boolean): string | undefined => {
+    const v = map[key];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'string') parseFail(`"${key}" must be a text string`);
+    return v;
+  };
+  const bytesOf = (key: string): Uint8Array | undefined => {
+    const v = map[key];
+    if (v === undefined) return undefined;
+    if (!(v instanceof Uint8Array)) parseFail(`"${key}" must be a byte string (DER CRL)`);
+    return v;
+  };
+  const qeIdentity = text('qe-identity', false);
+  const qeIdentityIssuerChain = text('qe-identity-issuer-chain', false);
+  const pckCrl = bytesOf('pck-crl');
+  const rootCaCrl = bytesOf('root-ca-crl');
+  return {
+    tcbInfo: text('tcb-info', true)!,
+    tcbInfoIssuerChain: text('tcb-info-issuer-chain', true)!,
+    ...(qeIdentity === undefined ? {} : { qeIdentity }),
+    ...(qeIdentityIssuerChain === undefined ? {} : { qeIdentityIssuerChain }),
+    ...(pckCrl === undefined ? {} : { pckCrl }),
+    ...(rootCaCrl === undefined ? {} : { rootCaCrl }),
+  };
+}
+
+// ───────────────────────── certificate reading ─────────────────────────
+
+interface ReadCertificate {
+  readonly node: X509Certificate;
+  readonly der: Uint8Array;
+  /** DER SubjectPublicKeyInfo exactly as encoded in the certificate. */
+  readonly spki: Uint8Array;
+  readonly extensions: ReadonlyMap<string, Uint8Array>;
+  readonly peculiar: PeculiarCertificate;
+}
+
+function recorded<T>(ctx: VerifyContext, step: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof VerifyError) ctx.transcript.fail(step, error.code, error.message);
+    else {
+      const detail = `${step}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300);
+      ctx.transcript.fail(step, 'EG_VERIFY_PARSE', detail);
+      throw new VerifyError('EG_VERIFY_PARSE', detail, { cause: error });
+    }
+    throw error;
+  }
+}
+
+function fail(ctx: VerifyContext, step: string, code: ConstructorParameters<typeof VerifyError>[0], detail: string): never {
+  ctx.transcript.fail(step, code, detail);
+  throw new VerifyError(code, detail);
+}
+
+/** The DER of a certificate given as DER bytes, PEM bytes or PEM text (the first PEM block). */
+function certificateDer(input: CertificateSource): Uint8Array {
+  let text: string;
+  if (input instanceof Uint8Array) {
+    // DER starts with a SEQUENCE; anything else is treated as PEM text.
+    if (input.length > 0 && input[0] === 0x30) return input;
+    text = Buffer.from(input).toString('latin1');
+  } else if (typeof input === 'string') {
+    text = input;
+  } else {
+    throw new VerifyError('EG_VERIFY_USAGE', 'the certificate must be DER bytes or PEM text');
+  }
+  const block = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/.exec(text);
+  if (block === null) throw new VerifyError('EG_VERIFY_PARSE', 'the certificate is neither DER nor PEM');
+  return new Uint8Array(Buffer.from(block[1]!.replace(/\s+/g, ''), 'base64'));
+}
+
+function readCertificate(input: CertificateSource, ctx: VerifyContext): ReadCertificate {
+  return recorded(ctx, 'cert.parse', () => {
+    const der = certificateDer(input);
+    // node:crypto reads a buffer as PEM first and takes the first BEGIN
+    // CERTIFICATE block anywhere in it: DER whose extensions embed a PEM
+    // chain (every Intel quote does) would parse as the embedded certificate.
+    // Handing it our own PEM of exactly these bytes removes the ambiguity.
+    const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    const node = parseCertificate(pem, 'certificate');
+    if (!Buffer.from(node.raw).equals(Buffer.from(der))) throw new VerifyError('EG_VERIFY_PARSE', 'the certificate has trailing or non-DER bytes');
+    let peculiar: PeculiarCertificate;
+    try {
+      peculiar = new PeculiarCertificate(der);
+    } catch (cause) {
+      throw new VerifyError('EG_VERIFY_PARSE', 'the certificate extensions do not parse', { cause });
+    }
+    const extensions = new Map<string, Uint8Array>();
+    for (const ext of peculiar.extensions) {
+      // RFC 5280 allows each extension once; two copies leave it open which one a verifier reads.
+      if (extensions.has(ext.type)) throw new VerifyError('EG_VERIFY_PARSE', `the certificate has extension ${ext.type} twice`);
+      extensions.set(ext.type, new Uint8Array(ext.value));
+    }
+    const spki = new Uint8Array(peculiar.publicKey.rawData);
+    const subject = node.subject.replace(/\n/g, ', ');
+    ctx.transcript.pass('cert.parse', `"${subject}", sha256 ${fingerprint256(node)}`);
+    return { node, der, spki, extensions, peculiar };
+  });
+}
+
+/** True when a subjectAltName DNS name starts with a label long enough, and hex enough, to be a Nitro document. */
+function hasSanDocument(cert: PeculiarCertificate): boolean {
+  try {
+    const san = cert.getExtension(SubjectAlternativeNameExtension);
+    if (san === null) return false;
+    return san.names.items.some((n) => {
+      if (n.type !== 'dns') return false;
+      const label = n.value.split('.', 1)[0] ?? '';
+      return label.length > MAX_DNS_LABEL && /^[0-9a-fA-F]+$/.test(label);
+    });
+  } catch {
+    return false;
+  }
+}
+
+function checkSelfSignature(cert: ReadCertificate, ctx: VerifyContext): void {
+  let ok = false;
+  try {
+    // Not checkIssued: OpenSSL's issuer check wants keyCertSign, which an
+    // end-entity RA-TLS certificate rightly lacks. Same name, own signature.
+    ok = cert.node.subject === cert.node.issuer && cert.node.verify(cert.node.publicKey);
+  } catch {
+    ok = false;
+  }
+  if (!ok) fail(ctx, 'cert.signature', 'EG_VERIFY_SIGNATURE', 'the certificate is not validly self-signed by its own key');
+  ctx.transcript.pass('cert.signature', 'self-signed by the key it certifies');
+}
+
+function checkCertificateValidity(cert: ReadCertificate, ctx: VerifyContext): void {
+  checkValidity(cert.node, 'cert', ctx);
+  ctx.transcript.pass(
+    'cert.validity',
+    `valid ${new Date(cert.node.validFrom).toISOString()} → ${new Date(cert.node.validTo).toISOString()}, checked at ${ctx.at.toISOString()}`,
+  );
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function minDate(a: Date, b: Date | undefined): Date {
+  return b !== undefined && b < a ? b : a;
+}
+
+// ───────────────────────── enclave-gate format ─────────────────────────
+
+const TAG_NAMES: ReadonlyMap<number, string> = new Map([
+  [EVIDENCE_TAG.intelQuote, 'Intel TDX/SGX quote'],
+  [EVIDENCE_TAG.sevSnp, 'SEV-SNP report'],
+  [EVIDENCE_TAG.nitro, 'Nitro attestation document'],
+  [EVIDENCE_TAG.simulated, 'simulated evidence'],
+]);
+
+/** enclave-gate's own tags read best in hex ("EG" = 0x4547). */
+function tagName(tag: number): string {
+  return tag > 0xffff ? `0x${tag.toString(16)}` : String(tag);
+}
+
+/** The tagged evidence, from 2.23.133.5.4.9 and, when both are present, cross-checked with the CMW copy. */
+function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): TaggedEvidence {
+  const dice = cert.extensions.get(OID_TCG_DICE_TAGGED_EVIDENCE);
+  const cmwValue = cert.extensions.get(OID_CMW);
+  let bytes: Uint8Array;
+  if (cmwValue !== undefined) {
+    const fromCmw = recorded(ctx, 'cert.cmw', () => decodeCmwExtension(cmwValue));
+    if (dice !== undefined) {
+      // Two copies that differ would let different verifiers see different evidence.
+      if (!Buffer.from(fromCmw).equals(Buffer.from(dice))) {
+        fail(ctx, 'cert.cmw', 'EG_VERIFY_BINDING', `the CMW extension (${OID_CMW}) does not hold the same evidence as ${OID_TCG_DICE_TAGGED_EVIDENCE}`);
+      }
+      ctx.transcript.pass('cert.cmw', `the CMW extension repeats the ${OID_TCG_DICE_TAGGED_EVIDENCE} evidence byte for byte`);
+    } else {
+      ctx.transcript.pass('cert.cmw', `evidence read from the CMW extension (${OID_TCG_DICE_TAGGED_EVIDENCE} absent)`);
+    }
+    bytes = dice ?? fromCmw;
+  } else {
+    bytes = dice!;
+  }
+  const tagged = recorded(ctx, 'ratls.evidence', () => decodeTaggedEvidence(bytes));
+  const name = TAG_NAMES.get(tagged.tag);
+  if (name === undefined) fail(ctx, 'ratls.evidence', 'EG_VERIFY_UNSUPPORTED', `evidence tag ${tagName(tagged.tag)} is not one the verifier knows`);
+  ctx.transcript.pass('ratls.evidence', `${name} (tag ${tagName(tagged.tag)}), ${tagged.evidence.length} bytes; claims ${tagged.claims.length} bytes`);
+  return tagged;
+}
+
+/** Endorsements from the options, else the stapled extension. */
+function endorsementSources(tag: number, cert: ReadCertificate, options: VerifyCertificateOptions, ctx: VerifyContext): EvidenceSources {
+  const stapled = cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST);
+  const base: EvidenceSources = {
+    ...(options.product === undefined ? {} : { product: options.product }),
+    ...(options.chainCache === undefined ? {} : { chainCache: options.chainCache }),
+  };
+  if (tag === EVIDENCE_TAG.sevSnp) {
+    if (options.endorsements !== undefined) {
+      ctx.transcript.pass('ratls.endorsements', 'SEV-SNP endorsements given by the caller');
+      return { ...base, endorsements: options.endorsements };
+    }
+    if (stapled === undefined) return base;
+    const endorsements = recorded(ctx, 'ratls.endorsements', () => decodeStapledSnpEndorsements(stapled));
+    ctx.transcript.pass('ratls.endorsements', `stapled VEK and ${endorsements.chain === undefined ? 0 : (endorsements.chain as readonly unknown[]).length} chain certificates`);
+    return { ...base, endorsements };
+  }
+  if (tag === EVIDENCE_TAG.intelQuote) {
+    if (options.collateral !== undefined) {
+      ctx.transcript.pass('ratls.endorsements', 'Intel collateral given by the caller');
+      return { ...base, collateral: options.collateral };
+    }
+    if (stapled === undefined) return base;
+    const collateral: IntelCollateral = recorded(ctx, 'ratls.endorsements', () => decodeStapledIntelCollateral(stapled));
+    ctx.transcript.pass('ratls.endorsements', 'stapled Intel collateral');
+    return { ...base, collateral };
+  }
+  if (stapled !== undefined) ctx.transcript.pass('ratls.endorsements', `stapled endorsements ignored: ${TAG_NAMES.get(tag) ?? 'this evidence'} needs none`);
+  return base;
+}
+
+function verifyTagged(tag: number, evidence: Uint8Array, sources: EvidenceSources & AppraisalFlags, ctx: VerifyContext): VerifiedEvidence {
+  switch (tag) {
+    // The quote itself says whether it is TDX or SGX.
+    case EVIDENCE_TAG.intelQuote:
+      return verifyIntelQuote(evidence, sources.collateral, ctx);
+    case EVIDENCE_TAG.sevSnp:
+      return verifyPlatformEvidence('sev-snp', evidence, sources, ctx);
+    case EVIDENCE_TAG.nitro:
+      return verifyPlatformEvidence('nitro', evidence, sources, ctx);
+    default:
+      return verifyPlatformEvidence('simulated', evidence, sources, ctx);
+  }
+}
+
+function platformOfTag(tag: number): Platform | undefined {
+  if (tag === EVIDENCE_TAG.sevSnp) return 'sev-snp';
+  if (tag === EVIDENCE_TAG.nitro) return 'nitro';
+  if (tag === EVIDENCE_TAG.simulated) return 'simulated';
+  return undefined;
+}
+
+function checkPolicyHash(claims: RatlsClaims | undefined, rv: ReferenceValues, format: string, ctx: VerifyContext): void {
+  if (rv.policyHashes === undefined) {
+    ctx.transcript.pass('ratls.policy-hash', claims?.policyHash === undefined ? 'no policy hash claimed, none required' : `${formatHashEntry(claims.policyHash)} (no policyHashes allowlist given)`);
+    return;
+  }
+  if (claims?.policyHash === undefined) {
+    fail(ctx, 'ratls.policy-hash', 'EG_VERIFY_REFERENCE_VALUES', `policyHashes are required but the ${format} certificate claims no policy hash`);
+  }
+  const actual = formatHashEntry(claims.policyHash);
+  if (!rv.policyHashes.includes(actual)) {
+    fail(ctx, 'ratls.policy-hash', 'EG_VERIFY_REFERENCE_VALUES', `policy hash ${actual} is not among the ${rv.policyHashes.length} accepted`);
+  }
+  ctx.transcript.pass('ratls.policy-hash', `${actual} is accepted`);
+}
+
+/** Per-run state shared by the three formats. */
+interface Run {
+  readonly ctx: VerifyContext;
+  readonly rv: ReferenceValues;
+  readonly flags: AppraisalFlags;
+  readonly options: VerifyCertificateOptions;
+  platform?: Platform;
+}
+
+function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
+  const { ctx, rv, flags, options } = run;
+  const tagged = taggedEvidence(cert, ctx);
+  run.platform = platformOfTag(tagged.tag);
+  checkSelfSignature(cert, ctx);
+  checkCertificateValidity(cert, ctx);
+
+  const claims = recorded(ctx, 'ratls.claims', () => decodeClaims(tagged.claims));
+  ctx.transcript.pass(
+    'ratls.claims',
+    `pubkey-hash ${claims.pubkeyHash.alg}${claims.policyHash === undefined ? '' : ', policy-hash'}${claims.nonce === undefined ? '' : ', nonce'}${claims.tlsExporter === undefined ? '' : ', tls-exporter'}`,
+  );
+  const keyHash = hashEntry(claims.pubkeyHash.alg, cert.spki);
+  if (!sameHashEntry(keyHash, claims.pubkeyHash)) {
+    fail(ctx, 'ratls.pubkey-hash', 'EG_VERIFY_BINDING', `the claims bind key ${formatHashEntry(claims.pubkeyHash)}, the certificate's key is ${formatHashEntry(keyHash)}`);
+  }
+  ctx.transcript.pass('ratls.pubkey-hash', `the claims bind this certificate's key (${claims.pubkeyHash.alg} of its SubjectPublicKeyInfo)`);
+
+  const sources = endorsementSources(tagged.tag, cert, options, ctx);
+  const evidence = verifyTagged(tagged.tag, tagged.evidence, { ...sources, ...flags }, ctx);
+  run.platform = evidence.platform;
+
+  const expected = hex(reportDataFor(tagged.claims));
+  if (evidence.reportData.toLowerCase() !== expected) {
+    fail(ctx, 'ratls.report-data', 'EG_VERIFY_BINDING', `report data ${evidence.reportData || '(none)'} is not SHA-256(claims) ‖ 32 zero bytes (${expected})`);
+  }
+  ctx.transcript.pass('ratls.report-data', 'report data is SHA-256(claims buffer) followed by 32 zero bytes');
+
+  checkPolicyHash(claims, rv, 'enclave-gate', ctx);
+  const nonce: NonceSource = claims.nonce === undefined ? { kind: 'claims' } : { kind: 'claims', nonce: claims.nonce };
+  appraiseEvidence(evidence, rv, flags, nonce, ctx);
+  const ratls: RatlsBinding = {
+    format: 'enclave-gate',
+    pubkeyHash: formatHashEntry(claims.pubkeyHash),
+    ...(claims.policyHash === undefined ? {} : { policyHash: formatHashEntry(claims.policyHash) }),
+    ...(claims.nonce === undefined ? {} : { nonce: hex(claims.nonce) }),
+    ...(claims.tlsExporter === undefined ? {} : { tlsExporter: hex(claims.tlsExporter) }),
+  };
+  return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+}
+
+// ───────────────────────── foreign formats ─────────────────────────
+
+function verifyOpenEnclave(cert: ReadCertificate, run: Run): Verdict {
+  const { ctx, rv, flags, options } = run;
+  const value = cert.extensions.get(OID_OPEN_ENCLAVE_SGX_EVIDENCE)!;
+  const quote = recorded(ctx, 'oe.evidence', () => decodeOpenEnclaveEvidence(value));
+  ctx.transcript.pass('oe.evidence', `Open Enclave SGX evidence (${OID_OPEN_ENCLAVE_SGX_EVIDENCE}), ${quote.length}-byte quote`);
+  run.platform = 'sgx';
+  checkSelfSignature(cert, ctx);
+  checkCertificateValidity(cert, ctx);
+  const evidence = verifyIntelQuote(quote, options.collateral, ctx);
+  if (evidence.platform !== 'sgx') fail(ctx, 'oe.evidence', 'EG_VERIFY_UNSUPPORTED', `Open Enclave type 2 evidence must be an SGX quote, got ${evidence.platform}`);
+  checkOpenEnclaveBinding(evidence, cert.spki, ctx);
+  checkPolicyHash(undefined, rv, 'Open Enclave', ctx);
+  appraiseEvidence(evidence, rv, flags, { kind: 'none', why: 'an Open Enclave certificate' }, ctx);
+  const ratls: RatlsBinding = { format: 'open-enclave', pubkeyHash: formatHashEntry(hashEntry('sha-256', cert.spki)) };
+  return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+}
+
+function verifyEvervault(cert: ReadCertificate, run: Run): Verdict {
+  const { ctx, rv, flags } = run;
+  run.platform = 'nitro';
+  // Issued by the operator's private CA, not self-signed: the issuer is the
+  // TLS layer's question; the document binding the key is what proves identity.
+  ctx.transcript.pass('cert.signature', `not checked: issued by "${cert.node.issuer.replace(/\n/g, ', ')}"; the Nitro document binds the key`);
+  checkCertificateValidity(cert, ctx);
+  const evidence = verifyNitroSanCertificate(cert.node, ctx);
+  checkPolicyHash(undefined, rv, 'Evervault', ctx);
+  appraiseEvidence(evidence, rv, flags, { kind: 'native' }, ctx);
+  const ratls: RatlsBinding = { format: 'evervault', pubkeyHash: formatHashEntry(hashEntry('sha-256', cert.spki)) };
+  return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+}
+
+/**
+ * Verifies an RA-TLS certificate (DER bytes or PEM) at `options.at`: finds its
+ * evidence, checks the certificate's signature and validity, the binding of
+ * the evidence to the certificate's key (and policy), verifies the evidence
+ * with its endorsements (stapled or from `options`) and appraises it against
+ * the reference values. Never throws: every failure is a Verdict with a code.
+ *
+ * @example
+ * const verdict = verifyCertificate(socket.getPeerCertificate(true).raw, { at: new Date(), referenceValues });
+ * if (!verdict.ok) socket.destroy();
+ */
+export function verifyCertificate(cert: CertificateSource, options: VerifyCertificateOptions): Verdict {
+  const transcript = new Transcript();
+  const run: { -readonly [K in keyof Run]: Run[K] } = {
+    ctx: { at: new Date(0), transcript },
+    rv: {},
+    flags: {},
+    options,
+  };
+  try {
+    if (typeof options !== 'object' || options === null) throw new VerifyError('EG_VERIFY_USAGE', 'verifyCertificate needs an options object with `at`');
+    run.ctx = { at: checkAt(options.at, run.ctx), transcript };
+    run.rv = parseReferenceValues(options.referenceValues ?? {});
+    run.flags = {
+      allowSimulated: options.allowSimulated === true || run.rv.allowSimulated === true,
+      allowDebug: options.allowDebug === true,
+    };
+    const read = readCertificate(cert, run.ctx);
+    if (read.extensions.has(OID_TCG_DICE_TAGGED_EVIDENCE) || read.extensions.has(OID_CMW)) return verifyEnclaveGate(read, run);
+    if (read.extensions.has(OID_OPEN_ENCLAVE_SGX_EVIDENCE)) return verifyOpenEnclave(read, run);
+    if (hasSanDocument(read.peculiar)) return verifyEvervault(read, run);
+    return fail(
+      run.ctx,
+      'cert.evidence',
+      'EG_VERIFY_PARSE',
+      `the certificate carries no attestation evidence: no ${OID_TCG_DICE_TAGGED_EVIDENCE} or ${OID_CMW} extension, no Open Enclave ${OID_OPEN_ENCLAVE_SGX_EVIDENCE} extension, no Nitro document in a subjectAltName`,
+    );
+  } catch (error) {
+    return failureVerdict(error, transcript, run.platform);
+  }
+}
+
+/** SHA-256 of a certificate's DER, hex: the key the dispatcher caches verdicts under. */
+export function certificateFingerprint(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
+}
