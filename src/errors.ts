@@ -68,6 +68,7 @@ export const ERRORS = {
     exitCode: EXIT.usage,
     title: 'Model server sent a JSON response that does not parse',
   },
+  EG_RATE_LIMITED: { status: 429, exitCode: EXIT.usage, title: 'Too many fresh attestation requests; retry later' },
   EG_NOT_READY: { status: 503, exitCode: EXIT.startup, title: 'Proxy is not ready' },
   EG_NOT_FOUND: { status: 404, exitCode: EXIT.usage, title: 'No such admin endpoint' },
   EG_INTERNAL: { status: 500, exitCode: EXIT.startup, title: 'Internal error' },

@@ -11,7 +11,8 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { EXIT, VerifyError, describeThrown } from '../errors.js';
-import { verifyCertificate } from '../verify/certificate.js';
+import { verifyCertificate, verifyFreshAttestation } from '../verify/certificate.js';
+import { exchangeFreshness, type FreshExchange } from '../verify/fresh-client.js';
 import { PLATFORMS, verifyEvidence } from '../verify/evidence.js';
 import type { IntelCollateral } from '../verify/intel/index.js';
 import { parseReferenceValues, type ReferenceValues } from '../verify/reference-values.js';
@@ -44,6 +45,8 @@ Options:
   --endorsements FILE ...   SEV-SNP: the VCEK/VLEK, then the ASK/ARK PEM bundle (repeatable)
   --collateral FILE         TDX/SGX: collateral JSON (dcap-qvl QuoteCollateralV3 or Intel PCS shape)
   --product P               SEV-SNP: milan, genoa or turin (v2 reports)
+  --fresh                   https:// targets: also fetch fresh evidence over the same connection
+                            (GET /.well-known/attestation) bound to a new nonce and the TLS session
   --timeout MS              connection timeout for https:// targets (default 10000)
 
 Exit codes: 0 verified; 1 usage; 2 parse; 3 signature; 4 chain; 5 validity;
@@ -63,6 +66,7 @@ const OPTIONS = {
   at: { type: 'string' },
   json: { type: 'boolean' },
   timeout: { type: 'string' },
+  fresh: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -131,13 +135,24 @@ function connectFailure(detail: string): Verdict {
   return failureVerdict(new VerifyError('EG_VERIFY_CONNECT', detail), transcript);
 }
 
-/** Connects with TLS (no CA check: trust comes from the evidence) and returns the peer certificate's DER. */
-function fetchPeerCertificate(target: URL, timeoutMs: number): Promise<Uint8Array | Verdict> {
+/** What one connection yielded: the peer certificate and, with --fresh, the freshness exchange made over it. */
+interface Peer {
+  readonly cert: Uint8Array;
+  readonly fresh?: FreshExchange;
+}
+
+/**
+ * Connects with TLS (no CA check: trust comes from the evidence) and returns
+ * the peer certificate's DER; with `fresh`, also runs the freshness exchange
+ * on that same connection, so its answer is bound to the session whose
+ * certificate is verified.
+ */
+function fetchPeerCertificate(target: URL, timeoutMs: number, fresh: boolean): Promise<Peer | Verdict> {
   const host = target.hostname.replace(/^\[|\]$/g, '');
   const port = target.port === '' ? 443 : Number(target.port);
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (value: Uint8Array | Verdict): void => {
+    const finish = (value: Peer | Verdict): void => {
       if (settled) return;
       settled = true;
       resolve(value);
@@ -147,7 +162,7 @@ function fetchPeerCertificate(target: URL, timeoutMs: number): Promise<Uint8Arra
       port,
       ...(isIP(host) === 0 ? { servername: host } : {}),
       rejectUnauthorized: false,
-      // Nothing is sent over this connection: it exists only to see the certificate.
+      // Nothing but the optional freshness request is sent over this connection.
       ALPNProtocols: ['http/1.1'],
     });
     socket.setTimeout(timeoutMs, () => {
@@ -156,8 +171,28 @@ function fetchPeerCertificate(target: URL, timeoutMs: number): Promise<Uint8Arra
     });
     socket.once('secureConnect', () => {
       const raw = socket.getPeerCertificate(true)?.raw;
-      socket.end();
-      finish(raw === undefined || raw.length === 0 ? connectFailure(`${host}:${port} presented no certificate`) : new Uint8Array(raw));
+      if (raw === undefined || raw.length === 0) {
+        socket.end();
+        finish(connectFailure(`${host}:${port} presented no certificate`));
+        return;
+      }
+      const cert = new Uint8Array(raw);
+      if (!fresh) {
+        socket.end();
+        finish({ cert });
+        return;
+      }
+      exchangeFreshness(socket, `${target.host}`, timeoutMs).then(
+        (exchange) => {
+          socket.end();
+          finish({ cert, fresh: exchange });
+        },
+        (error: unknown) => {
+          socket.destroy();
+          const verdict = failureVerdict(error, new Transcript());
+          finish(verdict);
+        },
+      );
     });
     socket.once('error', (error) => {
       finish(connectFailure(`could not connect to ${host}:${port}: ${describeThrown(error)}`));
@@ -179,6 +214,7 @@ interface Parsed {
     at?: string;
     json?: boolean;
     timeout?: string;
+    fresh?: boolean;
     help?: boolean;
   };
   readonly positionals: string[];
@@ -224,9 +260,13 @@ async function run(parsed: Parsed): Promise<Verdict> {
   if (target.protocol !== 'https:') usage(`only https:// URLs can be verified, got ${target.protocol}`);
   const timeout = values.timeout === undefined ? 10_000 : Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout <= 0) usage('--timeout must be a positive number of milliseconds');
-  const cert = await fetchPeerCertificate(target, timeout);
-  if (!(cert instanceof Uint8Array)) return cert;
-  return verifyCertificate(cert, common);
+  const peer = await fetchPeerCertificate(target, timeout, values.fresh === true);
+  if (!('cert' in peer)) return peer;
+  const verdict = verifyCertificate(peer.cert, common);
+  if (!verdict.ok || peer.fresh === undefined) return verdict;
+  const fresh = verifyFreshAttestation(peer.fresh.answer, { ...common, certificate: peer.cert, nonce: peer.fresh.nonce, tlsExporter: peer.fresh.tlsExporter });
+  // One transcript: the certificate's checks, then the fresh answer's.
+  return { ...fresh, steps: [...verdict.steps, ...fresh.steps] };
 }
 
 /**

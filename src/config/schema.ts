@@ -83,6 +83,17 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** GET /.well-known/attestation: fresh evidence bound to a nonce and the TLS session. */
+    freshness: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Sustained answers per second (each asks the TEE for a new quote). */
+        perSecond: z.number().positive().max(1000).default(5),
+        /** Answers allowed in a burst. */
+        burst: z.number().int().positive().max(10_000).default(10),
+      })
+      .strict()
+      .prefault({}),
     /** Graceful shutdown: how long in-flight requests may take to finish. */
     shutdownGraceMs: z.number().int().nonnegative().default(10_000),
   })

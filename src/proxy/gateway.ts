@@ -13,6 +13,7 @@ import { createProvider, type EvidenceProvider } from '../evidence/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { loadPolicy, type PolicyEngine } from '../policy/engine.js';
+import { createFreshnessResponder } from '../ratls/freshness.js';
 import { issueCertificate, type IssuedCertificate } from '../ratls/issue.js';
 import { CAPABILITIES_FILE, DEFAULT_POLICY_BUNDLE, defaultOpaPath } from '../util/package-root.js';
 import { createAdminServer } from './admin.js';
@@ -117,6 +118,14 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       onConnect: () => metrics.upstreamConnections.inc(),
     });
     const activePolicy = policy;
+    const freshness = config.freshness.enabled
+      ? createFreshnessResponder({
+          provider,
+          policyHash: () => ({ alg: 'sha-384', digest: activePolicy.digest.bytes }),
+          perSecond: config.freshness.perSecond,
+          burst: config.freshness.burst,
+        })
+      : undefined;
     tlsServer = createTlsServer({
       certificate,
       minVersion: config.tls.minVersion,
@@ -130,6 +139,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         limits: config.limits,
         metrics,
         logger,
+        ...(freshness === undefined ? {} : { freshness }),
       }),
     });
     const listenAddress = splitHostPort(config.listen);

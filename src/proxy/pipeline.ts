@@ -20,6 +20,9 @@ import { acceptedRequestId, clientResponseHeaders, isJsonMediaType, upstreamRequ
 import { buildRequestInput, buildResponseInput } from './input.js';
 import { sendProblem, toProblem } from './respond.js';
 import { upstreamError } from './forward.js';
+import type { FreshnessResponder } from '../ratls/freshness.js';
+import { FRESHNESS_PATH } from '../wire/freshness.js';
+import type { TLSSocket } from 'node:tls';
 
 /** Limits the pipeline enforces. */
 export interface PipelineLimits {
@@ -38,6 +41,8 @@ export interface PipelineDeps {
   readonly limits: PipelineLimits;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Answers GET /.well-known/attestation; absent → the path goes through the policy like any other. */
+  readonly freshness?: FreshnessResponder;
 }
 
 /** Per-request state shared by the stages. */
@@ -98,6 +103,30 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     decision: 'allow',
     code: 'ok',
   });
+
+  // Stage 1b — the proxy's own freshness endpoint. Before the request policy
+  // on purpose: it carries no user data and never reaches the model server,
+  // and a client must be able to check the TEE before it sends anything.
+  const answerFreshness = async (ex: Exchange, responder: FreshnessResponder): Promise<void> => {
+    if (deps.draining()) throw new EnclaveGateError('EG_NOT_READY', 'the proxy is shutting down');
+    if (ex.req.method !== 'GET') {
+      ex.reasons = ['method_not_allowed'];
+      throw Object.assign(new EnclaveGateError('EG_BAD_REQUEST', `${FRESHNESS_PATH} accepts GET only`), { decisionStatus: 405, decisionHeaders: { allow: 'GET' } });
+    }
+    const query = (ex.req.url ?? '').includes('?') ? (ex.req.url ?? '').slice((ex.req.url ?? '').indexOf('?') + 1) : '';
+    let answer;
+    try {
+      answer = await responder(ex.req.socket as TLSSocket, query);
+    } catch (err) {
+      const retryAfter = (err as EnclaveGateError).details?.['retryAfter'];
+      if (typeof retryAfter === 'number') throw Object.assign(err as EnclaveGateError, { decisionHeaders: { 'retry-after': String(retryAfter) } });
+      throw err;
+    }
+    const body = Buffer.from(JSON.stringify(answer));
+    ex.status = 200;
+    ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length), 'cache-control': 'no-store', 'x-request-id': ex.id });
+    ex.res.end(body);
+  };
 
   // Stage 2 — admit. Before reading any body: a proxy without a policy or one
   // that is draining must not take on work it will not finish.
@@ -260,6 +289,10 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     });
     void (async () => {
       try {
+        if (deps.freshness !== undefined && (req.url ?? '/').split('?', 1)[0] === FRESHNESS_PATH) {
+          await answerFreshness(ex, deps.freshness);
+          return;
+        }
         const policy = admit(ex);
         await readJsonBody(ex);
         const decision = requestPolicy(ex, policy);

@@ -14,7 +14,7 @@
  * before the expensive evidence chain, so a broken certificate costs little.
  */
 import 'reflect-metadata';
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, createHash, timingSafeEqual } from 'node:crypto';
 import { SubjectAlternativeNameExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import { Tag, cdeEncodeOptions, decode, encode } from 'cbor2';
 import { VerifyError } from '../errors.js';
@@ -29,6 +29,7 @@ import {
   type TaggedEvidence,
 } from '../wire/extension.js';
 import { formatHashEntry, hashEntry, sameHashEntry } from '../wire/hash-entry.js';
+import { decodeFreshnessAnswer } from '../wire/freshness.js';
 import {
   appraiseEvidence,
   checkAt,
@@ -344,8 +345,7 @@ function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): TaggedEviden
 }
 
 /** Endorsements from the options, else the stapled extension. */
-function endorsementSources(tag: number, cert: ReadCertificate, options: VerifyCertificateOptions, ctx: VerifyContext): EvidenceSources {
-  const stapled = cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST);
+function endorsementSources(tag: number, stapled: Uint8Array | undefined, options: VerifyCertificateOptions, ctx: VerifyContext): EvidenceSources {
   const base: EvidenceSources = {
     ...(options.product === undefined ? {} : { product: options.product }),
     ...(options.chainCache === undefined ? {} : { chainCache: options.chainCache }),
@@ -419,13 +419,23 @@ interface Run {
   platform?: Platform;
 }
 
-function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
-  const { ctx, rv, flags, options } = run;
-  const tagged = taggedEvidence(cert, ctx);
-  run.platform = platformOfTag(tagged.tag);
-  checkSelfSignature(cert, ctx);
-  checkCertificateValidity(cert, ctx);
+/** What the evidence must carry beyond the key binding (the freshness answer adds both). */
+interface BindingExpectations {
+  readonly nonce?: Uint8Array;
+  readonly tlsExporter?: Uint8Array;
+}
 
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The core of enclave-gate's format, shared by the certificate extension and
+ * the freshness answer: claims → key binding → platform evidence → report
+ * data → nonce and session binding → policy hash → appraisal.
+ */
+function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stapled: Uint8Array | undefined, run: Run, expect: BindingExpectations): Verdict {
+  const { ctx, rv, flags, options } = run;
   const claims = recorded(ctx, 'ratls.claims', () => decodeClaims(tagged.claims));
   ctx.transcript.pass(
     'ratls.claims',
@@ -437,7 +447,7 @@ function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
   }
   ctx.transcript.pass('ratls.pubkey-hash', `the claims bind this certificate's key (${claims.pubkeyHash.alg} of its SubjectPublicKeyInfo)`);
 
-  const sources = endorsementSources(tagged.tag, cert, options, ctx);
+  const sources = endorsementSources(tagged.tag, stapled, options, ctx);
   const evidence = verifyTagged(tagged.tag, tagged.evidence, { ...sources, ...flags }, ctx);
   run.platform = evidence.platform;
 
@@ -446,6 +456,17 @@ function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
     fail(ctx, 'ratls.report-data', 'EG_VERIFY_BINDING', `report data ${evidence.reportData || '(none)'} is not SHA-256(claims) ‖ 32 zero bytes (${expected})`);
   }
   ctx.transcript.pass('ratls.report-data', 'report data is SHA-256(claims buffer) followed by 32 zero bytes');
+
+  if (expect.nonce !== undefined) {
+    if (!sameBytes(claims.nonce, expect.nonce)) fail(ctx, 'fresh.nonce', 'EG_VERIFY_BINDING', 'the answer does not carry the nonce this client sent (replayed or for another client)');
+    ctx.transcript.pass('fresh.nonce', `claims carry this client's ${expect.nonce.length}-byte nonce`);
+  }
+  if (expect.tlsExporter !== undefined) {
+    if (!sameBytes(claims.tlsExporter, expect.tlsExporter)) {
+      fail(ctx, 'fresh.tls-exporter', 'EG_VERIFY_BINDING', "the answer is not bound to this TLS session (its exporter value differs from this connection's: relayed from another connection)");
+    }
+    ctx.transcript.pass('fresh.tls-exporter', 'claims carry the TLS exporter value of this very connection');
+  }
 
   checkPolicyHash(claims, rv, 'enclave-gate', ctx);
   const nonce: NonceSource = claims.nonce === undefined ? { kind: 'claims' } : { kind: 'claims', nonce: claims.nonce };
@@ -458,6 +479,15 @@ function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
     ...(claims.tlsExporter === undefined ? {} : { tlsExporter: hex(claims.tlsExporter) }),
   };
   return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+}
+
+function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
+  const { ctx } = run;
+  const tagged = taggedEvidence(cert, ctx);
+  run.platform = platformOfTag(tagged.tag);
+  checkSelfSignature(cert, ctx);
+  checkCertificateValidity(cert, ctx);
+  return verifyBoundEvidence(tagged, cert, cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST), run, {});
 }
 
 // ───────────────────────── foreign formats ─────────────────────────
@@ -504,22 +534,24 @@ function verifyEvervault(cert: ReadCertificate, run: Run): Verdict {
  * const verdict = verifyCertificate(socket.getPeerCertificate(true).raw, { at: new Date(), referenceValues });
  * if (!verdict.ok) socket.destroy();
  */
+type MutableRun = { -readonly [K in keyof Run]: Run[K] };
+
+/** Validates the options shared by verifyCertificate and verifyFreshAttestation into `run`. */
+function prepareRun(run: MutableRun, options: VerifyCertificateOptions, fn: string): void {
+  if (typeof options !== 'object' || options === null) throw new VerifyError('EG_VERIFY_USAGE', `${fn} needs an options object with \`at\``);
+  run.ctx = { at: checkAt(options.at, run.ctx), transcript: run.ctx.transcript };
+  run.rv = parseReferenceValues(options.referenceValues ?? {});
+  run.flags = {
+    allowSimulated: options.allowSimulated === true || run.rv.allowSimulated === true,
+    allowDebug: options.allowDebug === true,
+  };
+}
+
 export function verifyCertificate(cert: CertificateSource, options: VerifyCertificateOptions): Verdict {
   const transcript = new Transcript();
-  const run: { -readonly [K in keyof Run]: Run[K] } = {
-    ctx: { at: new Date(0), transcript },
-    rv: {},
-    flags: {},
-    options,
-  };
+  const run: MutableRun = { ctx: { at: new Date(0), transcript }, rv: {}, flags: {}, options };
   try {
-    if (typeof options !== 'object' || options === null) throw new VerifyError('EG_VERIFY_USAGE', 'verifyCertificate needs an options object with `at`');
-    run.ctx = { at: checkAt(options.at, run.ctx), transcript };
-    run.rv = parseReferenceValues(options.referenceValues ?? {});
-    run.flags = {
-      allowSimulated: options.allowSimulated === true || run.rv.allowSimulated === true,
-      allowDebug: options.allowDebug === true,
-    };
+    prepareRun(run, options, 'verifyCertificate');
     const read = readCertificate(cert, run.ctx);
     if (read.extensions.has(OID_TCG_DICE_TAGGED_EVIDENCE) || read.extensions.has(OID_CMW)) return verifyEnclaveGate(read, run);
     if (read.extensions.has(OID_OPEN_ENCLAVE_SGX_EVIDENCE)) return verifyOpenEnclave(read, run);
@@ -530,6 +562,42 @@ export function verifyCertificate(cert: CertificateSource, options: VerifyCertif
       'EG_VERIFY_PARSE',
       `the certificate carries no attestation evidence: no ${OID_TCG_DICE_TAGGED_EVIDENCE} or ${OID_CMW} extension, no Open Enclave ${OID_OPEN_ENCLAVE_SGX_EVIDENCE} extension, no Nitro document in a subjectAltName`,
     );
+  } catch (error) {
+    return failureVerdict(error, transcript, run.platform);
+  }
+}
+
+/** Options of {@link verifyFreshAttestation}. */
+export interface VerifyFreshOptions extends VerifyCertificateOptions {
+  /** The certificate the server presented on the connection the answer came over. */
+  readonly certificate: CertificateSource;
+  /** The nonce this client sent in `?nonce=`. */
+  readonly nonce: Uint8Array;
+  /** `exportKeyingMaterial(EXPORTER_LENGTH, EXPORTER_LABEL)` of the client's side of that connection. */
+  readonly tlsExporter: Uint8Array;
+}
+
+/**
+ * Verifies an answer of `GET /.well-known/attestation?nonce=HEX` (parsed JSON)
+ * received over the connection whose certificate and exporter value are
+ * given: the evidence must verify like the certificate's, bind the same key,
+ * and carry this client's nonce and this connection's exporter value, so a
+ * relayed or replayed answer fails with EG_VERIFY_BINDING. Never throws.
+ */
+export function verifyFreshAttestation(answer: unknown, options: VerifyFreshOptions): Verdict {
+  const transcript = new Transcript();
+  const run: MutableRun = { ctx: { at: new Date(0), transcript }, rv: {}, flags: {}, options };
+  try {
+    prepareRun(run, options, 'verifyFreshAttestation');
+    if (!(options.nonce instanceof Uint8Array) || !(options.tlsExporter instanceof Uint8Array)) {
+      throw new VerifyError('EG_VERIFY_USAGE', 'verifyFreshAttestation needs the nonce and the TLS exporter value as bytes');
+    }
+    const decoded = recorded(run.ctx, 'fresh.answer', () => decodeFreshnessAnswer(answer));
+    const tagged = recorded(run.ctx, 'fresh.evidence', () => decodeTaggedEvidence(decoded.taggedEvidence));
+    run.platform = platformOfTag(tagged.tag);
+    run.ctx.transcript.pass('fresh.answer', `${decoded.platform} evidence issued at ${decoded.issuedAt} (tag ${tagName(tagged.tag)})`);
+    const read = readCertificate(options.certificate, run.ctx);
+    return verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter });
   } catch (error) {
     return failureVerdict(error, transcript, run.platform);
   }

@@ -17,7 +17,8 @@
 import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { VerifyError, describeThrown, type ErrorCode } from '../errors.js';
-import { certificateFingerprint, verifyCertificate } from './certificate.js';
+import { certificateFingerprint, verifyCertificate, verifyFreshAttestation } from './certificate.js';
+import { exchangeFreshness } from './fresh-client.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
 import { SnpChainCache } from './sev-snp/index.js';
 import { Transcript } from './types.js';
@@ -42,6 +43,13 @@ export interface AttestedDispatcherOptions {
   readonly cacheSize?: number;
   /** Called with every fresh verdict, success or failure (not with cache hits). Exceptions it throws are ignored. */
   readonly onVerdict?: (verdict: Verdict) => void;
+  /**
+   * Also ask every new connection for fresh evidence bound to a nonce and to
+   * that connection's TLS session (GET /.well-known/attestation) before the
+   * first request, defeating relayed or replayed evidence. Costs one quote on
+   * the server per connection. Default false.
+   */
+  readonly requireFresh?: boolean;
   /** TCP + TLS handshake timeout in milliseconds. Default 10 000. */
   readonly connectTimeout?: number;
   /** Other undici Agent options (keep-alive, pipelining…); `connect` is this module's. */
@@ -175,12 +183,39 @@ export function createAttestedDispatcher(options: AttestedDispatcherOptions = {}
         verdict = failureVerdict(new VerifyError('EG_VERIFY_PARSE', `verification could not run: ${describeThrown(thrown)}`), new Transcript());
         report(verdict);
       }
+      const host = `${connectOptions.hostname}:${connectOptions.port || 443}`;
+      if (verdict.ok && options.requireFresh === true) {
+        const tls = socket as TLSSocket;
+        const certificate = new Uint8Array(tls.getPeerCertificate(true).raw);
+        exchangeFreshness(tls, host, options.connectTimeout ?? 10_000).then(
+          (exchange) => {
+            const fresh = verifyFreshAttestation(exchange.answer, {
+              at: at(),
+              certificate,
+              nonce: exchange.nonce,
+              tlsExporter: exchange.tlsExporter,
+              referenceValues,
+              allowSimulated: options.allowSimulated === true,
+              allowDebug: options.allowDebug === true,
+              chainCache,
+            });
+            report(fresh);
+            if (fresh.ok) return callback(null, socket);
+            socket.destroy();
+            callback(new VerifyError(verifyCode(fresh.code), `fresh attestation of ${host} failed: ${fresh.message ?? fresh.code ?? 'unknown'}`, { details: { host, verdict: fresh } }), null);
+          },
+          (error: unknown) => {
+            socket.destroy();
+            callback(error instanceof Error ? error : new VerifyError('EG_VERIFY_CONNECT', 'freshness exchange failed'), null);
+          },
+        );
+        return;
+      }
       if (verdict.ok) {
         callback(null, socket);
         return;
       }
       socket.destroy();
-      const host = `${connectOptions.hostname}:${connectOptions.port || 443}`;
       callback(
         new VerifyError(verifyCode(verdict.code), `RA-TLS verification of ${host} failed: ${verdict.message ?? verdict.code ?? 'unknown'}`, {
           details: { host, verdict },

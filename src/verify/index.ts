@@ -14,7 +14,9 @@
  */
 export {
   verifyCertificate,
+  verifyFreshAttestation,
   certificateFingerprint,
+  type VerifyFreshOptions,
   encodeStapledEndorsements,
   decodeStapledSnpEndorsements,
   decodeStapledIntelCollateral,
@@ -26,6 +28,8 @@ export {
 } from './certificate.js';
 export { verifyEvidence, PLATFORMS, type VerifyEvidenceInput, type EvidenceSources, type AppraisalFlags } from './evidence.js';
 export { createAttestedDispatcher, type AttestedDispatcherOptions } from './dispatcher.js';
+export { exchangeFreshness, type FreshExchange } from './fresh-client.js';
+export { FRESHNESS_PATH, EXPORTER_LABEL, EXPORTER_LENGTH, type FreshnessAnswer } from '../wire/freshness.js';
 export { parseReferenceValues, type ReferenceValues, type PlatformSection } from './reference-values.js';
 export {
   formatVerdict,
