@@ -44,7 +44,7 @@ import { verifyIntelQuote, type IntelCollateral, type IntelPcsCollateral } from 
 import { verifyNitroSanCertificate } from './nitro/index.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
 import type { SnpEndorsements } from './sev-snp/index.js';
-import { Transcript, type Platform, type VerifiedEvidence, type VerifyContext } from './types.js';
+import { Transcript, recorded, type Platform, type VerifiedEvidence, type VerifyContext } from './types.js';
 import { failureVerdict, successVerdict, type RatlsBinding, type Verdict } from './verdict.js';
 import { checkValidity, fingerprint256, parseCertificate } from './x509.js';
 
@@ -194,19 +194,6 @@ interface ReadCertificate {
   readonly peculiar: PeculiarCertificate;
 }
 
-function recorded<T>(ctx: VerifyContext, step: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (error instanceof VerifyError) ctx.transcript.fail(step, error.code, error.message);
-    else {
-      const detail = `${step}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 300);
-      ctx.transcript.fail(step, 'EG_VERIFY_PARSE', detail);
-      throw new VerifyError('EG_VERIFY_PARSE', detail, { cause: error });
-    }
-    throw error;
-  }
-}
 
 function fail(ctx: VerifyContext, step: string, code: ConstructorParameters<typeof VerifyError>[0], detail: string): never {
   ctx.transcript.fail(step, code, detail);

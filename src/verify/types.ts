@@ -3,7 +3,7 @@
  * into a `VerifiedEvidence` (parse → verify), appraisal then compares it with
  * reference values. Nothing here imports server code: `verify/` ships alone.
  */
-import type { ErrorCode } from '../errors.js';
+import { VerifyError, type ErrorCode } from '../errors.js';
 
 /** Platforms the verifier understands. */
 export type Platform = 'sev-snp' | 'tdx' | 'sgx' | 'nitro' | 'simulated';
@@ -56,4 +56,17 @@ export interface VerifiedEvidence {
   readonly tcb: Readonly<Record<string, unknown>>;
   /** Every other verified field, platform specific, JSON-safe. */
   readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Runs `fn`; a VerifyError it throws is recorded under `step` in the
+ * transcript before it propagates, so the transcript names the failing step.
+ */
+export function recorded<T>(ctx: VerifyContext, step: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof VerifyError) ctx.transcript.fail(step, error.code, error.message);
+    throw error;
+  }
 }

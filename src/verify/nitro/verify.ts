@@ -11,7 +11,7 @@
  */
 import { X509Certificate, verify as verifySignature } from 'node:crypto';
 import { VerifyError } from '../../errors.js';
-import type { VerifiedEvidence, VerifyContext } from '../types.js';
+import { recorded, type VerifiedEvidence, type VerifyContext } from '../types.js';
 import { parseCertificate, verifyChain } from '../x509.js';
 import { parseNitroDocument, type NitroAttestationDocument, type NitroCoseSign1, type ParsedNitroDocument } from './parse.js';
 import { NITRO_PINNED_ROOTS } from './roots.js';
@@ -80,15 +80,6 @@ function sigStructure(cose: NitroCoseSign1): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** Runs `fn`; a VerifyError it throws is written to the transcript under `step` and re-thrown. */
-function recorded<T>(ctx: VerifyContext, step: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (error instanceof VerifyError) ctx.transcript.fail(step, error.code, error.message);
-    throw error;
-  }
-}
 
 function fail(ctx: VerifyContext, step: string, code: ConstructorParameters<typeof VerifyError>[0], detail: string): never {
   ctx.transcript.fail(step, code, detail);

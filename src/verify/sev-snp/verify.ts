@@ -11,7 +11,7 @@
  */
 import { X509Certificate, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { VerifyError, type ErrorCode } from '../../errors.js';
-import type { VerifiedEvidence, VerifyContext } from '../types.js';
+import { recorded, type VerifiedEvidence, type VerifyContext } from '../types.js';
 import { checkValidity, fingerprint256, parseCertificate, parsePemBundle } from '../x509.js';
 import { checkAmdSignatureAlgorithm, parseVekExtensions, type SnpVekExtensions, type SnpVekKind } from './certs.js';
 import {
@@ -212,15 +212,6 @@ function fail(ctx: VerifyContext, step: string, code: ErrorCode & `EG_VERIFY_${s
   throw new VerifyError(code, detail);
 }
 
-/** Runs `fn`; a VerifyError it throws is recorded under `step` before it propagates. */
-function recorded<T>(ctx: VerifyContext, step: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (error) {
-    if (error instanceof VerifyError) ctx.transcript.fail(step, error.code, error.message);
-    throw error;
-  }
-}
 
 /** The CN of a distinguished name as node prints it (one RDN per line). */
 function cnOf(dn: string): string {

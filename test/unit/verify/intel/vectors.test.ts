@@ -5,10 +5,10 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isErrorCode } from '../../../../src/errors.js';
 import { Transcript, type VerifiedEvidence, type VerifyContext } from '../../../../src/verify/types.js';
 import { INTEL_SGX_ROOT_CA_SHA256, verifyIntelQuote, type IntelCollateral, type IntelVerifyOptions } from '../../../../src/verify/intel/index.js';
 import { vector, vectorText } from '../../../helpers/vectors.js';
+import { expectCode } from '../../../helpers/expect-code.js';
 
 const ROOT_PEM = vectorText('tdx/intel-sgx-root-ca.pem');
 const SIGNER_2018 = vectorText('tdx/intel-tcb-signing-2018.pem') + ROOT_PEM;
@@ -22,16 +22,6 @@ function verify(file: string, at: string, collateral?: IntelCollateral, options?
   return verifyIntelQuote(vector(file), collateral, ctxAt(at), options);
 }
 
-function expectCode(fn: () => unknown, code: string): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, `expected ${code}`).toBeDefined();
-  expect(isErrorCode(thrown, code as never), `expected ${code}, got ${String((thrown as { code?: string }).code)}: ${String(thrown)}`).toBe(true);
-}
 
 const dcapQvl = (file: string): IntelCollateral => JSON.parse(vectorText(file)) as IntelCollateral;
 

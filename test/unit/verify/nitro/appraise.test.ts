@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { isErrorCode, type ErrorCode } from '../../../../src/errors.js';
 import {
   appraiseNitro,
   parseNitroReferenceValues,
@@ -9,16 +8,8 @@ import {
 } from '../../../../src/verify/nitro/index.js';
 import type { VerifiedEvidence } from '../../../../src/verify/types.js';
 import { NITRO_VECTORS, ctxAt, matchesReadme, nitroDocument } from './nitro-fixtures.js';
+import { expectCode } from '../../../helpers/expect-code.js';
 
-function expectCode(fn: () => unknown, code: ErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isErrorCode(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true);
-}
 
 function verified(file: string): { evidence: VerifiedEvidence; claims: NitroClaims; at: string } {
   const v = NITRO_VECTORS.find((x) => x.file === file)!;

@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
-import { isErrorCode, type ErrorCode } from '../../../../src/errors.js';
 import {
   appraiseNitro,
   certificateSpkiHex,
@@ -15,18 +14,10 @@ import {
 } from '../../../../src/verify/nitro/index.js';
 import { vector, vectorText } from '../../../helpers/vectors.js';
 import { ctxAt, nitroDocument, spkiHexOf } from './nitro-fixtures.js';
+import { expectCode } from '../../../helpers/expect-code.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-function expectCode(fn: () => unknown, code: ErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isErrorCode(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true);
-}
 
 // evervault's own time-sensitive tests run at this instant; both SAN documents are valid then.
 const AT = '2023-01-18T15:15:14Z';

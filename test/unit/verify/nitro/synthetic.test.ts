@@ -1,22 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isErrorCode, type ErrorCode } from '../../../../src/errors.js';
 import { verifyNitroDocument, type NitroClaims } from '../../../../src/verify/nitro/index.js';
 import { makeFakeNitro, type FakeNitro } from './fake-nitro.js';
 import { ctxAt, joinCose, splitCose } from './nitro-fixtures.js';
+import { expectCode } from '../../../helpers/expect-code.js';
 
 const notBefore = new Date('2024-05-01T10:00:00Z');
 const notAfter = new Date('2024-05-01T13:00:00Z');
 const at = '2024-05-01T10:30:00Z';
 
-function expectCode(fn: () => unknown, code: ErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(isErrorCode(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true);
-}
 
 describe('documents signed by a fake Nitro chain', () => {
   let fake: FakeNitro;

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { encode } from 'cbor2';
-import { isErrorCode, type ErrorCode } from '../../../../src/errors.js';
 import { NITRO_ROOT_G1_SHA256, parseNitroDocument, verifyNitroDocument, type NitroClaims } from '../../../../src/verify/nitro/index.js';
 import { vectorText } from '../../../helpers/vectors.js';
 import {
@@ -16,17 +15,8 @@ import {
   splitCose,
   withPayload,
 } from './nitro-fixtures.js';
+import { expectCode } from '../../../helpers/expect-code.js';
 
-function expectCode(fn: () => unknown, code: ErrorCode): void {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (error) {
-    thrown = error;
-  }
-  expect(thrown, `expected ${code}`).toBeDefined();
-  expect(isErrorCode(thrown, code), `expected ${code}, got ${String(thrown)}`).toBe(true);
-}
 
 const hour = 3600_000;
 const shift = (iso: string, ms: number): string => new Date(Date.parse(iso) + ms).toISOString();
