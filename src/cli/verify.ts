@@ -45,6 +45,7 @@ Options:
   --endorsements FILE ...   SEV-SNP: the VCEK/VLEK, then the ASK/ARK PEM bundle (repeatable)
   --collateral FILE         TDX/SGX: collateral JSON (dcap-qvl QuoteCollateralV3 or Intel PCS shape)
   --product P               SEV-SNP: milan, genoa or turin (v2 reports)
+  --allow-trailing-data     TDX/SGX: accept unsigned bytes after the quote (refused by default)
   --fresh                   https:// targets: also fetch fresh evidence over the same connection
                             (GET /.well-known/attestation) bound to a new nonce and the TLS session
   --timeout MS              connection timeout for https:// targets (default 10000)
@@ -67,6 +68,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   fresh: { type: 'boolean' },
+  'allow-trailing-data': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -215,6 +217,7 @@ interface Parsed {
     json?: boolean;
     timeout?: string;
     fresh?: boolean;
+    'allow-trailing-data'?: boolean;
     help?: boolean;
   };
   readonly positionals: string[];
@@ -239,6 +242,7 @@ async function run(parsed: Parsed): Promise<Verdict> {
     ...(values.product === undefined ? {} : { product: values.product as SnpProduct }),
     allowSimulated: values['allow-simulated'] === true,
     allowDebug: values['allow-debug'] === true,
+    allowTrailingData: values['allow-trailing-data'] === true,
   };
 
   if (values.evidence !== undefined) {

@@ -37,6 +37,11 @@ export interface EvidenceSources {
   readonly product?: SnpProduct;
   /** SEV-SNP: remembers verified chain links across calls (the dispatcher keeps one). */
   readonly chainCache?: SnpChainCache;
+  /**
+   * TDX/SGX: accept non-zero bytes after the quote. They are covered by no
+   * signature, so the default refuses them; some tools append test data.
+   */
+  readonly allowTrailingData?: boolean;
 }
 
 /** Switches that relax the safe defaults; each also exists in the reference values. */
@@ -108,7 +113,7 @@ export function verifyPlatformEvidence(
     }
     case 'tdx':
     case 'sgx': {
-      const evidence = verifyIntelQuote(bytes, sources.collateral, ctx);
+      const evidence = verifyIntelQuote(bytes, sources.collateral, ctx, { allowTrailingData: sources.allowTrailingData === true });
       if (evidence.platform !== platform) {
         usage(ctx, `the evidence is a ${evidence.platform.toUpperCase()} quote, not ${platform.toUpperCase()}`);
       }

@@ -191,6 +191,16 @@ describe('evidence files', () => {
     expect(Buffer.from(decodeEvidenceFile(new Uint8Array(vector('nitro/evervault-2023-09-18.b64'))))[0]).toBe(0x84);
   });
 
+  it('refuses unsigned bytes after a TDX quote (exit 2) unless --allow-trailing-data', async () => {
+    const quote = V('tdx/gotdx-v4-spr-e4-quote.dat');
+    const strict = await cli('--evidence', quote, '--platform', 'tdx', '--at', '2023-07-01T01:00:00Z', '--json');
+    expect(strict.code).toBe(2);
+    const relaxed = await cli('--evidence', quote, '--platform', 'tdx', '--at', '2023-07-01T01:00:00Z', '--allow-trailing-data', '--json');
+    // The quote itself verifies; without collateral its TCB status is unknown, which the safe default refuses (exit 8).
+    expect(relaxed.code).toBe(8);
+    expect((JSON.parse(relaxed.stdout) as { code: string }).code).toBe('EG_VERIFY_TCB');
+  });
+
   it('exit 2 for random bytes as a Nitro document', async () => {
     const run = await cli('--evidence', scratchFile('junk.cbor', new Uint8Array([0xff, 0x00, 0x13, 0x80, 0x01])), '--platform', 'nitro');
     expect(run.code).toBe(2);
