@@ -39,10 +39,17 @@ export const configSchema = z
       .prefault({}),
     attestation: z
       .object({
-        provider: z.enum(['simulated', 'configfs-tsm', 'gramine', 'dstack']).default('simulated'),
+        /** `auto` probes configfs-tsm, then gramine, then dstack; it never picks `simulated`. */
+        provider: z.enum(['simulated', 'configfs-tsm', 'gramine', 'dstack', 'auto']).default('simulated'),
         configfsRoot: z.string().default('/sys/kernel/config/tsm/report'),
         gramineDevice: z.string().default('/dev/attestation'),
         dstackSocket: z.string().default('/var/run/dstack.sock'),
+        /** Least time between the starts of two hardware quotes (TDX quotes take ~1 s on stock kernels). */
+        minQuoteIntervalMs: z.number().int().nonnegative().max(60_000).default(250),
+        /** Longest an evidence request waits for its turn before it is refused as rate-limited. */
+        maxQuoteWaitMs: z.number().int().nonnegative().max(120_000).default(5000),
+        /** How long evidence for identical report data is reused; 0 disables. */
+        evidenceCacheSeconds: z.number().int().nonnegative().max(86_400).default(60),
         /** Hex SHA-384 measurement the simulated provider reports. */
         simulatedMeasurement: z.string().regex(/^[0-9a-fA-F]{96}$/, 'must be 96 hex characters').optional(),
       })

@@ -1,15 +1,28 @@
 /**
- * Chooses the evidence provider named by the configuration. Only `simulated`
- * is implemented so far; the hardware providers report precisely why they
- * cannot run here instead of crashing at the first quote.
+ * Chooses the evidence provider named by the configuration. Hardware
+ * providers come wrapped in the rate limiter and cache (caching.ts), because
+ * every caller (certificate issuance, the freshness endpoint) shares one
+ * device; `simulated` is wrapped only when asked to, so tests stay instant.
  */
 import { existsSync } from 'node:fs';
 import { EnclaveGateError } from '../errors.js';
-import type { EvidenceProvider, ProviderName } from './provider.js';
+import { createAutoProvider, type AutoProvider, type DetectionStep } from './auto.js';
+import { createCachingProvider, type CachingOptions } from './caching.js';
+import { DEFAULT_CONFIGFS_ROOT, createConfigfsTsmProvider, type TsmFileSystem } from './configfs-tsm.js';
+import { DEFAULT_DSTACK_SOCKET, createDstackProvider } from './dstack.js';
+import { DEFAULT_GRAMINE_DEVICE, createGramineProvider } from './gramine.js';
+import type { EvidenceProvider, HardwareProviderName, ProbingProvider, ProviderName } from './provider.js';
 import { createSimulatedProvider, type SimulatedProviderOptions } from './simulated.js';
 
-export type { Evidence, EvidenceProvider, ProviderName } from './provider.js';
-export { DEFAULT_SIMULATED_MEASUREMENT } from './simulated.js';
+export type { Evidence, EvidenceProvider, GetEvidenceOptions, HardwareProviderName, ProbingProvider, ProviderName } from './provider.js';
+export { DEFAULT_SIMULATED_MEASUREMENT, createSimulatedProvider } from './simulated.js';
+export { createConfigfsTsmProvider, DEFAULT_CONFIGFS_ROOT, type ConfigfsTsmOptions, type TsmFileSystem } from './configfs-tsm.js';
+export { createGramineProvider, DEFAULT_GRAMINE_DEVICE, type GramineOptions } from './gramine.js';
+export { createDstackProvider, DEFAULT_DSTACK_SOCKET, DSTACK_GET_QUOTE, type DstackOptions } from './dstack.js';
+export { createAutoProvider, detectProvider, type AutoProvider, type Detection, type DetectionStep } from './auto.js';
+export { createCachingProvider, type CachingOptions, type CachingProvider, type CachingStats } from './caching.js';
+export { GHCB_CERT_GUID, parseGhcbCertTable } from './ghcb-cert-table.js';
+export { encodeSnpEndorsements, type SnpEndorsementCerts } from './snp-endorsements.js';
 
 /** Provider options from the configuration. */
 export interface ProviderOptions {
@@ -20,25 +33,71 @@ export interface ProviderOptions {
   readonly gramineDevice?: string;
   /** dstack guest agent socket. */
   readonly dstackSocket?: string;
+  /**
+   * Rate limit and cache (config: attestation.minQuoteIntervalMs,
+   * evidenceCacheSeconds, maxQuoteWaitMs). Hardware providers always get
+   * them, with defaults when absent; `simulated` only when this is given.
+   */
+  readonly cache?: CachingOptions;
+  /** Stand-in for configfs, for tests only. */
+  readonly configfsFileSystem?: TsmFileSystem;
 }
 
 /** What each hardware provider needs, for the error message. */
-const REQUIREMENTS: Record<Exclude<ProviderName, 'simulated'>, (o: ProviderOptions) => { path: string; needs: string }> = {
-  'configfs-tsm': (o) => ({ path: o.configfsRoot ?? '/sys/kernel/config/tsm/report', needs: 'an SEV-SNP or TDX guest on Linux ≥ 6.7 with configfs mounted' }),
-  gramine: (o) => ({ path: o.gramineDevice ?? '/dev/attestation', needs: 'running inside a Gramine SGX enclave' }),
-  dstack: (o) => ({ path: o.dstackSocket ?? '/var/run/dstack.sock', needs: 'a dstack TDX guest with the guest agent socket mounted' }),
+const REQUIREMENTS: Record<HardwareProviderName, (o: ProviderOptions) => { path: string; needs: string }> = {
+  'configfs-tsm': (o) => ({ path: o.configfsRoot ?? DEFAULT_CONFIGFS_ROOT, needs: 'an SEV-SNP or TDX guest on Linux ≥ 6.7 with configfs mounted' }),
+  gramine: (o) => ({ path: o.gramineDevice ?? DEFAULT_GRAMINE_DEVICE, needs: 'running inside a Gramine SGX enclave' }),
+  dstack: (o) => ({ path: o.dstackSocket ?? DEFAULT_DSTACK_SOCKET, needs: 'a dstack TDX guest with the guest agent socket mounted' }),
 };
 
-/** Creates the provider `name`, or throws EG_ATTESTATION_UNAVAILABLE saying why it cannot run here. */
-export function createProvider(name: ProviderName, options: ProviderOptions = {}): EvidenceProvider {
-  if (name === 'simulated') return createSimulatedProvider(options.simulated);
-  const { path, needs } = REQUIREMENTS[name](options);
-  if (!existsSync(path)) {
-    throw new EnclaveGateError('EG_ATTESTATION_UNAVAILABLE', `attestation provider "${name}" is not available on this host: ${path} does not exist (needs ${needs})`, {
-      details: { provider: name, path },
-    });
+function hardware(name: HardwareProviderName, options: ProviderOptions): ProbingProvider {
+  switch (name) {
+    case 'configfs-tsm':
+      return createConfigfsTsmProvider({
+        ...(options.configfsRoot === undefined ? {} : { root: options.configfsRoot }),
+        ...(options.configfsFileSystem === undefined ? {} : { fs: options.configfsFileSystem }),
+      });
+    case 'gramine':
+      return createGramineProvider(options.gramineDevice === undefined ? {} : { device: options.gramineDevice });
+    case 'dstack':
+      return createDstackProvider(options.dstackSocket === undefined ? {} : { socket: options.dstackSocket });
   }
-  throw new EnclaveGateError('EG_ATTESTATION_UNAVAILABLE', `attestation provider "${name}" is not available on this host: ${path} exists, but this build does not drive it yet`, {
-    details: { provider: name, path },
-  });
+}
+
+/**
+ * Creates the provider `name`. A hardware provider whose device path is
+ * missing throws EG_ATTESTATION_UNAVAILABLE at once, naming the path; other
+ * device problems surface, typed, at the first getEvidence. `auto` detects
+ * on its first call (see auto.ts).
+ */
+export function createProvider(name: ProviderName, options: ProviderOptions = {}): EvidenceProvider {
+  if (name === 'simulated') {
+    const simulated = createSimulatedProvider(options.simulated);
+    return options.cache === undefined ? simulated : createCachingProvider(simulated, options.cache);
+  }
+  if (name === 'auto') {
+    const candidates = (['configfs-tsm', 'gramine', 'dstack'] as const).map((n) => hardware(n, options));
+    return createCachingProvider(createAutoProvider(candidates), options.cache);
+  }
+  const { path, needs } = REQUIREMENTS[name](options);
+  // configfs-tsm's root may be an injected stand-in; its facade reports a missing root itself.
+  if (options.configfsFileSystem === undefined || name !== 'configfs-tsm') {
+    if (!existsSync(path)) {
+      throw new EnclaveGateError('EG_ATTESTATION_UNAVAILABLE', `attestation provider "${name}" is not available on this host: ${path} does not exist (needs ${needs})`, {
+        details: { provider: name, path },
+      });
+    }
+  }
+  return createCachingProvider(hardware(name, options), options.cache);
+}
+
+/**
+ * Runs `auto` detection now when `provider` is (or wraps) the auto provider,
+ * so start-up can fail early and log the choice with the right name; returns
+ * the detection steps, or undefined for any other provider.
+ */
+export async function detectNow(provider: EvidenceProvider): Promise<readonly DetectionStep[] | undefined> {
+  const target = 'inner' in provider ? (provider as { inner: EvidenceProvider }).inner : provider;
+  if (!('detect' in target) || typeof (target as AutoProvider).detect !== 'function') return undefined;
+  return (await (target as AutoProvider).detect()).steps;
 }

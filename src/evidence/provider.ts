@@ -4,8 +4,14 @@
  * ratls/ decides what the report data is.
  */
 
-/** Names accepted by `--attestation`. */
-export type ProviderName = 'simulated' | 'configfs-tsm' | 'gramine' | 'dstack';
+/**
+ * Names accepted by `--attestation`. `auto` is a choice, not a source: the
+ * provider it returns reports the concrete name once detection has run.
+ */
+export type ProviderName = 'simulated' | 'configfs-tsm' | 'gramine' | 'dstack' | 'auto';
+
+/** Providers that talk to real hardware (what `auto` picks from). */
+export type HardwareProviderName = 'configfs-tsm' | 'gramine' | 'dstack';
 
 /** Evidence as a provider returns it. */
 export interface Evidence {
@@ -15,15 +21,36 @@ export interface Evidence {
   readonly evidence: Uint8Array;
   /** Stapled endorsements (certificate chains, collateral), when the platform hands them out. */
   readonly endorsements?: Uint8Array;
+  /**
+   * Things the operator should know that did not stop issuance, e.g. a host
+   * certificate table that could not be stapled. Callers log them.
+   */
+  readonly warnings?: readonly string[];
+}
+
+/** Per-call options; providers that cannot use them ignore them. */
+export interface GetEvidenceOptions {
+  /** Gives up waiting (in a queue) when aborted; a quote already running still finishes. */
+  readonly signal?: AbortSignal;
 }
 
 /** One TEE evidence source. */
 export interface EvidenceProvider {
   readonly name: ProviderName;
-  /** Platform the evidence is for (`simulated`, `sev-snp`, `tdx`, `sgx`). */
+  /**
+   * Platform the evidence is for (`simulated`, `sev-snp`, `tdx`, `sgx`).
+   * Providers that learn it from the device (configfs-tsm, auto) report
+   * `unknown` until their first evidence or probe.
+   */
   readonly platform: string;
   /** True for development evidence that proves nothing; callers must surface it loudly. */
   readonly insecure: boolean;
   /** Returns evidence whose report data equals `reportData` (exactly 64 bytes). */
-  getEvidence(reportData: Uint8Array): Promise<Evidence>;
+  getEvidence(reportData: Uint8Array, options?: GetEvidenceOptions): Promise<Evidence>;
+}
+
+/** A hardware provider that can check, without producing evidence, that it would work here. */
+export interface ProbingProvider extends EvidenceProvider {
+  /** Resolves when the device answers; rejects with EG_ATTESTATION_UNAVAILABLE/FAILED saying why not. */
+  probe(): Promise<void>;
 }

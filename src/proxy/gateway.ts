@@ -9,7 +9,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Pool } from 'undici';
 import { type Config, splitHostPort } from '../config/index.js';
-import { createProvider, type EvidenceProvider } from '../evidence/index.js';
+import { createProvider, detectNow, type EvidenceProvider } from '../evidence/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { loadPolicy, type PolicyEngine } from '../policy/engine.js';
@@ -81,10 +81,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         configfsRoot: config.attestation.configfsRoot,
         gramineDevice: config.attestation.gramineDevice,
         dstackSocket: config.attestation.dstackSocket,
+        cache: {
+          minIntervalMs: config.attestation.minQuoteIntervalMs,
+          maxWaitMs: config.attestation.maxQuoteWaitMs,
+          cacheSeconds: config.attestation.evidenceCacheSeconds,
+        },
         ...(config.attestation.simulatedMeasurement
           ? { simulated: { measurement: new Uint8Array(Buffer.from(config.attestation.simulatedMeasurement, 'hex')) } }
           : {}),
       });
+    // `auto` learns which device it drives only when it probes; probe now so
+    // the log and the metric name the real provider, and a host with none fails at start.
+    const detection = await detectNow(provider);
+    if (detection !== undefined) logger.info({ detection }, `attestation provider detected: ${provider.name} (${provider.platform})`);
     if (provider.insecure) {
       logger.warn(
         { provider: provider.name },
@@ -109,6 +118,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics.certExpiry.set(certificate.notAfter.getTime() / 1000);
     metrics.evidenceTimestamp.set(certificate.evidenceIssuedAt.getTime() / 1000);
     logger.info({ certificate: certificate.toJSON() }, 'RA-TLS certificate issued');
+    for (const warning of certificate.warnings) logger.warn({ warning }, 'evidence warning');
 
     pool = createUpstreamPool({
       upstream: config.upstream,

@@ -62,6 +62,12 @@ export function createFreshnessResponder(options: FreshnessOptions): FreshnessRe
     try {
       evidence = await options.provider.getEvidence(reportDataFor(claims));
     } catch (cause) {
+      // The provider's own quote limiter (evidence/caching.ts) refuses bursts
+      // the bucket above let through; tell the client when to come back.
+      const retryAfterMs = cause instanceof EnclaveGateError && cause.details?.['reason'] === 'rate-limited' ? cause.details['retryAfterMs'] : undefined;
+      if (typeof retryAfterMs === 'number') {
+        throw new EnclaveGateError('EG_RATE_LIMITED', 'the TEE is busy with other quotes; retry later', { cause, details: { retryAfter: Math.max(1, Math.ceil(retryAfterMs / 1000)) } });
+      }
       if (cause instanceof EnclaveGateError) throw cause;
       throw new EnclaveGateError('EG_ATTESTATION_FAILED', 'fresh evidence could not be obtained', { cause });
     }

@@ -55,6 +55,8 @@ export class IssuedCertificate {
   readonly insecure: boolean;
   /** When the evidence was obtained. */
   readonly evidenceIssuedAt: Date;
+  /** Provider warnings about the evidence (e.g. endorsements that could not be stapled). */
+  readonly warnings: readonly string[];
 
   constructor(fields: Omit<IssuedCertificate, 'secureContextOptions' | 'toJSON'> & { keyPem: string }) {
     const { keyPem, ...rest } = fields;
@@ -68,6 +70,7 @@ export class IssuedCertificate {
     this.platform = rest.platform;
     this.insecure = rest.insecure;
     this.evidenceIssuedAt = rest.evidenceIssuedAt;
+    this.warnings = rest.warnings;
   }
 
   /** The key and certificate in the form tls.createSecureContext takes. */
@@ -144,6 +147,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       platform: options.provider.platform,
       insecure: options.provider.insecure,
       evidenceIssuedAt: now,
+      warnings: evidence.warnings ?? [],
     });
   } catch (cause) {
     if (cause instanceof EnclaveGateError) throw cause;
