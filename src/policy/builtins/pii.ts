@@ -12,8 +12,15 @@
  * string, linear in the body size.
  */
 import type { PiiDetector, PiiType } from './detectors/detector.js';
+import { abaRoutingDetector } from './detectors/aba-routing.js';
+import { cryptoWalletDetector } from './detectors/crypto-wallet.js';
 import { emailDetector } from './detectors/email.js';
+import { ibanDetector } from './detectors/iban.js';
+import { ipAddressDetector } from './detectors/ip-address.js';
 import { paymentCardDetector } from './detectors/payment-card.js';
+import { phoneDetector } from './detectors/phone.js';
+import { ukNhsDetector } from './detectors/uk-nhs.js';
+import { usSsnDetector } from './detectors/us-ssn.js';
 
 export type { PiiDetector, PiiType } from './detectors/detector.js';
 
@@ -48,9 +55,23 @@ export interface ScanOptions {
 
 /**
  * Every detector the builtin runs, in the order their findings are listed for
- * each string. A new kind of PII is one more entry here.
+ * each string. A new kind of PII is one more entry here. Detectors are
+ * independent, so one span may be reported under two types (a ten-digit
+ * number that is both an NHS number and a phone number in a context that
+ * names both); the policy denies either way. Rules, scores and measured
+ * quality: docs/pii.md.
  */
-export const PII_DETECTORS: readonly PiiDetector[] = Object.freeze([emailDetector, paymentCardDetector]);
+export const PII_DETECTORS: readonly PiiDetector[] = Object.freeze([
+  emailDetector,
+  paymentCardDetector,
+  phoneDetector,
+  usSsnDetector,
+  ibanDetector,
+  ipAddressDetector,
+  cryptoWalletDetector,
+  abaRoutingDetector,
+  ukNhsDetector,
+]);
 
 /**
  * Findings cap. One finding already denies, so the cap never turns a deny

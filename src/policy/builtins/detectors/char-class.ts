@@ -29,3 +29,24 @@ export const DIGIT_0 = 0x30;
 export function isDigit(code: number): boolean {
   return code >= DIGIT_0 && code <= 0x39;
 }
+
+/** ASCII letters and digits. */
+export const ALNUM = asciiClass('az', 'AZ', '09');
+
+/** ASCII letters. */
+export const LETTER = asciiClass('az', 'AZ');
+
+/** Hexadecimal digits, either case. */
+export const HEX = asciiClass('09', 'af', 'AF');
+
+/** True for ASCII letters, digits and "_": characters that glue a token to a word. */
+export function isWordChar(code: number): boolean {
+  return inClass(ALNUM, code) || code === 0x5f;
+}
+
+/** True when `s` is non-empty and one character repeated ("0000", "777777777"). */
+export function oneCharRepeated(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 1; i < s.length; i++) if (s.charCodeAt(i) !== s.charCodeAt(0)) return false;
+  return true;
+}

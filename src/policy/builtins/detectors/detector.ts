@@ -6,7 +6,16 @@
  */
 
 /** Kinds of PII the scanner reports; the value is also the `type` Rego sees. */
-export type PiiType = 'email' | 'payment_card';
+export type PiiType =
+  | 'email'
+  | 'payment_card'
+  | 'phone'
+  | 'us_ssn'
+  | 'iban'
+  | 'ip_address'
+  | 'crypto_wallet'
+  | 'aba_routing'
+  | 'uk_nhs';
 
 /**
  * Receives one match as a half-open span of UTF-16 code units in the scanned

@@ -1,8 +1,10 @@
 /**
  * Payment card number detector (PAN): 13–19 digits, written either as one
  * block or as groups joined by a single space or hyphen ("4111 1111 1111
- * 1111", "4111-1111-1111-1111"), that pass the Luhn check and are not one
- * digit repeated.
+ * 1111", "4111-1111-1111-1111"), that pass the Luhn check, are not one
+ * digit repeated, and start with a known network's IIN for their length
+ * (card-issuers.ts). The IIN rule drops Luhn-valid IMEIs and account numbers;
+ * bench/pii-quality measures what it buys.
  *
  * The scanner splits the string into *runs*: maximal sequences of digit groups
  * joined by single separators. A candidate is a window of whole groups inside
@@ -15,7 +17,9 @@
  * and each starting group has at most seven candidate ends (13–19 digits).
  */
 import { asciiClass, DIGIT_0, inClass, isDigit } from './char-class.js';
+import { knownIssuer } from './card-issuers.js';
 import { luhnDoubled } from './checksums.js';
+import { groupedIbanEnd } from './iban.js';
 import type { PiiDetector, ReportSpan } from './detector.js';
 
 const MIN_DIGITS = 13;
@@ -66,6 +70,8 @@ function scanRun(
   ends: Int32Array,
   groups: number,
   total: number,
+  first: number,
+  requireIssuer: boolean,
   report: ReportSpan,
 ): boolean {
   // Per-run tables over the run's digits, so that every window costs O(1):
@@ -75,6 +81,18 @@ function scanRun(
   const evenDoubled = new Int32Array(total + 1);
   const oddDoubled = new Int32Array(total + 1);
   const sameFrom = new Int32Array(total);
+  // Group-level prefix counts: groups shorter than three digits, and places
+  // where the separator changes. Real cards are printed in groups of 3+
+  // ("4-4-4-4", "4-6-5") with one separator; a window mixing them is a phone
+  // number followed by a date, or a list of small numbers.
+  const shortBefore = new Int32Array(groups + 1);
+  const changesBefore = new Int32Array(groups + 1);
+  for (let g = 0; g < groups; g++) {
+    shortBefore[g + 1] = shortBefore[g]! + (ends[g]! - starts[g]! < 3 ? 1 : 0);
+    const change = g >= 1 && g + 1 < groups && text.charCodeAt(ends[g - 1]!) !== text.charCodeAt(ends[g]!);
+    changesBefore[g + 1] = changesBefore[g]! + (change ? 1 : 0);
+  }
+  const digits = new Uint8Array(total);
   let k = 0;
   let previous = -1;
   for (let g = 0; g < groups; g++) {
@@ -82,6 +100,7 @@ function scanRun(
     for (let i = starts[g]!; i < ends[g]!; i++, k++) {
       const code = text.charCodeAt(i);
       const d = code - DIGIT_0;
+      digits[k] = d;
       const twice = luhnDoubled(d);
       evenDoubled[k + 1] = evenDoubled[k]! + (k % 2 === 0 ? twice : d);
       oddDoubled[k + 1] = oddDoubled[k]! + (k % 2 === 0 ? d : twice);
@@ -98,9 +117,9 @@ function scanRun(
   // whose window reaches 13 digits, hi the last within 19. Both only move
   // forward as s does, so finding them is amortised O(1); the longest valid
   // window wins, hence the downward search.
-  let lo = 0;
-  let hi = 0;
-  let s = 0;
+  let lo = first;
+  let hi = first;
+  let s = first;
   while (s < groups) {
     const a = offset[s]!;
     lo = Math.max(lo, s);
@@ -112,7 +131,12 @@ function scanRun(
       const b = offset[e + 1]!;
       if (b - a > MAX_DIGITS || sameFrom[b - 1]! <= a) continue;
       if ((s === 0 && edge.left) || (e === groups - 1 && edge.right)) continue;
-      if (luhnWindow(evenDoubled, oddDoubled, a, b)) {
+      if (e > s && shortBefore[e + 1]! - shortBefore[s]! > 0) continue;
+      // Separator changes at groups s+1..e-1 (between joins k-1→k and k→k+1).
+      if (e > s + 1 && changesBefore[e]! - changesBefore[s + 1]! > 0) continue;
+      // Luhn first: it is O(1) and rejects nine windows in ten before the
+      // range table is consulted.
+      if (luhnWindow(evenDoubled, oddDoubled, a, b) && (!requireIssuer || knownIssuer(first6(digits, a), b - a))) {
         best = e;
         break;
       }
@@ -127,7 +151,14 @@ function scanRun(
   return true;
 }
 
-function scan(text: string, report: ReportSpan): void {
+/** The six digits from index a as one integer (a window has at least 13). */
+function first6(digits: Uint8Array, a: number): number {
+  let value = 0;
+  for (let i = a; i < a + 6; i++) value = value * 10 + digits[i]!;
+  return value;
+}
+
+function scan(text: string, report: ReportSpan, requireIssuer: boolean): void {
   const n = text.length;
   // Group bounds of the current run; allocated at the first run, sized for
   // the most groups the rest of the string can hold (one digit + separator).
@@ -159,9 +190,31 @@ function scan(text: string, report: ReportSpan): void {
       }
       break;
     }
-    if (total >= MIN_DIGITS && !scanRun(text, starts, ends, groups, total, report)) return;
+    // Groups inside a printed IBAN ("SE34 3686 5260 7706 4638 3564") are the
+    // IBAN detector's; windows start after them.
+    let first = 0;
+    if (total >= MIN_DIGITS) {
+      const ibanEnd = groupedIbanEnd(text, starts[0]!);
+      while (ibanEnd !== -1 && first < groups && starts[first]! < ibanEnd) first++;
+    }
+    if (total >= MIN_DIGITS && first < groups && !scanRun(text, starts, ends, groups, total, first, requireIssuer, report)) return;
   }
 }
 
-/** Finds payment card numbers that pass the Luhn check. */
-export const paymentCardDetector: PiiDetector = { type: 'payment_card', scan };
+/** Options of {@link createPaymentCardDetector}. */
+export interface PaymentCardOptions {
+  /** Report only numbers in a known network's IIN range (default true). */
+  readonly requireKnownIssuer?: boolean;
+}
+
+/**
+ * A payment card detector. Only the quality benchmark turns the IIN rule off,
+ * to measure what it changes.
+ */
+export function createPaymentCardDetector(options: PaymentCardOptions = {}): PiiDetector {
+  const requireIssuer = options.requireKnownIssuer ?? true;
+  return { type: 'payment_card', scan: (text, report) => scan(text, report, requireIssuer) };
+}
+
+/** Finds payment card numbers that pass the Luhn check and have a known IIN. */
+export const paymentCardDetector: PiiDetector = createPaymentCardDetector();

@@ -1,0 +1,129 @@
+/**
+ * Finds fixed-shape digit numbers such as "AAA-GG-SSSS" (shape [3, 2, 4]) or a
+ * bare nine-digit block (shape [9]) in text, for the national-identifier
+ * detectors (US SSN, ABA routing, NHS).
+ *
+ * The text is split into *runs*: digit groups joined by exactly one separator
+ * character from a given set. A shape matches a window of consecutive groups
+ * whose lengths are the shape's and whose inner separators are all the same
+ * character. The window must stand on its own: at a run edge, not glued to a
+ * word or to a decimal number; inside a run, joined to its neighbours only by
+ * a space while its own separator is not a space ("123-45-6789 2024" holds an
+ * SSN-shaped window, "123-45-6789-01" does not).
+ *
+ * Linear time: every character is read once to build the runs, and every
+ * group is the start of at most one window per shape, each of constant size.
+ */
+import { asciiClass, inClass, isDigit, isWordChar } from './char-class.js';
+
+const SPACE = 0x20;
+
+/** One matched window. */
+export interface DigitWindow {
+  /** Span in the text, first digit to last digit. */
+  readonly start: number;
+  readonly end: number;
+  /** The digits alone, separators removed. */
+  readonly digits: string;
+  /** Index of the matched shape in the list given. */
+  readonly shape: number;
+  /** Whether the window has separators (false for a one-group shape). */
+  readonly separated: boolean;
+}
+
+/** True when the character at `mark` continues a number: "." or "," or "/" or "-" followed by a digit. */
+function continuesNumber(text: string, mark: number, digit: number): boolean {
+  if (mark < 0 || mark >= text.length || digit < 0 || digit >= text.length) return false;
+  const code = text.charCodeAt(mark);
+  return (code === 0x2e || code === 0x2c || code === 0x2f || code === 0x2d) && isDigit(text.charCodeAt(digit));
+}
+
+/**
+ * Calls `visit` for each window of `text` that matches one of `shapes` (group
+ * lengths), tried in order at each group; after a match the search resumes
+ * after the window. `separators` are the characters that may join groups.
+ * Stops when `visit` returns false.
+ */
+export function forEachDigitWindow(
+  text: string,
+  shapes: readonly (readonly number[])[],
+  separators: string,
+  visit: (window: DigitWindow) => boolean,
+): void {
+  const n = text.length;
+  const joins = asciiClass(separators);
+  const minDigits = Math.min(...shapes.map((shape) => shape.reduce((a, b) => a + b, 0)));
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const seps: number[] = [];
+  let i = 0;
+  while (i < n) {
+    if (!isDigit(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    starts.length = 0;
+    ends.length = 0;
+    seps.length = 0;
+    for (;;) {
+      starts.push(i);
+      while (i < n && isDigit(text.charCodeAt(i))) i++;
+      ends.push(i);
+      const sep = i < n ? text.charCodeAt(i) : -1;
+      if (inClass(joins, sep) && i + 1 < n && isDigit(text.charCodeAt(i + 1))) {
+        seps.push(sep);
+        i++;
+        continue;
+      }
+      break;
+    }
+    const groups = starts.length;
+    // Most runs are short numbers ("2024", "3.5"); skip them without trying shapes.
+    let g = ends[groups - 1]! - starts[0]! < minDigits ? groups : 0;
+    while (g < groups) {
+      let matched = -1;
+      for (let s = 0; s < shapes.length && matched === -1; s++) {
+        const shape = shapes[s]!;
+        const h = g + shape.length - 1;
+        if (h >= groups) continue;
+        let ok = true;
+        for (let k = 0; k < shape.length && ok; k++) ok = ends[g + k]! - starts[g + k]! === shape[k];
+        const inner = shape.length > 1 ? seps[g]! : -1;
+        for (let k = g; k < h && ok; k++) ok = seps[k] === inner;
+        // Neighbours inside the run: only a space may join, and only when the
+        // window's own separator is something else.
+        // A space-separated window may still sit next to another token when
+        // that neighbour is itself joined onwards by something else ("871
+        // 738 4540 02-07-2021", "… 4540 1990.06.23").
+        if (ok && g > 0) ok = seps[g - 1] === SPACE && (inner !== SPACE || (g >= 2 ? seps[g - 2] !== SPACE : !leftOk(text, starts[0]!)));
+        if (ok && h < groups - 1) ok = seps[h] === SPACE && (inner !== SPACE || (h + 1 < groups - 1 ? seps[h + 1] !== SPACE : !rightOk(text, ends[groups - 1]!)));
+        if (ok && g === 0) ok = leftOk(text, starts[0]!);
+        if (ok && h === groups - 1) ok = rightOk(text, ends[h]!);
+        if (!ok) continue;
+        let digits = '';
+        for (let k = g; k <= h; k++) digits += text.slice(starts[k]!, ends[k]!);
+        if (!visit({ start: starts[g]!, end: ends[h]!, digits, shape: s, separated: shape.length > 1 })) return;
+        matched = h;
+      }
+      g = matched === -1 ? g + 1 : matched + 1;
+    }
+  }
+}
+
+/**
+ * Whether a run starting at `start` is free on its left: not glued to a word
+ * ("ID123…"), to a mark glued to a word ("v1.123…", "ab-123…"), or to a
+ * decimal number ("3.123…").
+ */
+function leftOk(text: string, start: number): boolean {
+  const prev = start > 0 ? text.charCodeAt(start - 1) : -1;
+  if (isWordChar(prev)) return false;
+  if ((prev === 0x2e || prev === 0x2d || prev === 0x2f) && start > 1 && isWordChar(text.charCodeAt(start - 2))) return false;
+  return !continuesNumber(text, start - 1, start - 2);
+}
+
+/** Whether a run ending at `end` is free on its right (no word, no decimal continuation). */
+function rightOk(text: string, end: number): boolean {
+  const next = end < text.length ? text.charCodeAt(end) : -1;
+  return !isWordChar(next) && !continuesNumber(text, end, end + 1);
+}

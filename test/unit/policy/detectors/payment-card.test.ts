@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+
+import { knownIssuer } from '../../../../src/policy/builtins/detectors/card-issuers.js';
+import { luhnValid } from '../../../../src/policy/builtins/detectors/checksums.js';
+import { createPaymentCardDetector, paymentCardDetector } from '../../../../src/policy/builtins/detectors/payment-card.js';
+import { matches } from './helpers.js';
+
+function withCheckDigit(body: string): string {
+  for (let d = 0; d <= 9; d++) if (luhnValid(`${body}${d}`)) return `${body}${d}`;
+  throw new Error('unreachable');
+}
+
+describe('payment card IIN ranges', () => {
+  it.each([
+    ['Visa', '4111111111111111'],
+    ['Mastercard 51-55', '5555555555554444'],
+    ['Mastercard 2-series', '2223003122003222'],
+    ['Amex', '378282246310005'],
+    ['Amex 34', '340000000000009'],
+    ['Discover 6011', '6011111111111117'],
+    ['Discover 65', withCheckDigit('650000000000000')],
+    ['Discover 644', withCheckDigit('644000000000000')],
+    ['JCB', '3530111333300000'],
+    ['Diners 36 (14 digits)', '36227206271667'],
+    ['Diners 300-305', '30569309025904'],
+    ['UnionPay 62', '6200000000000005'],
+    ['Maestro 6759', withCheckDigit('675900000000000')],
+  ])('reports %s test numbers', (_brand, number) => {
+    expect(matches(paymentCardDetector, `pay ${number} now`)).toEqual([number]);
+  });
+
+  it.each([
+    ['a Luhn-valid IMEI (15 digits, TAC 35)', withCheckDigit('35209900176148')],
+    ['a Luhn-valid number starting with 9', withCheckDigit('900000000000000')],
+    ['a Luhn-valid number starting with 1', withCheckDigit('123456789012345')],
+    ['Amex prefix at 16 digits', withCheckDigit('370000000000000')],
+    ['Mastercard prefix at 15 digits', withCheckDigit('55000000000000')],
+  ])('does not report %s', (_label, number) => {
+    expect(luhnValid(number.replace(/\D/g, ''))).toBe(true);
+    expect(matches(paymentCardDetector, number)).toEqual([]);
+    expect(matches(createPaymentCardDetector({ requireKnownIssuer: false }), number)).toEqual([number]);
+  });
+
+  it('knows the edges of the Mastercard 2-series and JCB ranges', () => {
+    expect(knownIssuer(222100, 16)).toBe(true);
+    expect(knownIssuer(222099, 16)).toBe(false);
+    expect(knownIssuer(272099, 16)).toBe(true);
+    expect(knownIssuer(272100, 16)).toBe(false);
+    expect(knownIssuer(352800, 16)).toBe(true);
+    expect(knownIssuer(352700, 16)).toBe(false);
+  });
+
+  it('does not report a Luhn-valid stretch of a printed IBAN', () => {
+    expect(matches(paymentCardDetector, 'IBAN SE34 3686 5260 7706 4638 3564')).toEqual([]);
+    expect(matches(paymentCardDetector, 'IBAN IT41 H486 2453 4453 1305 9545 558')).toEqual([]);
+    // …but a card right after an IBAN still is.
+    expect(matches(paymentCardDetector, 'DE89 3704 0044 0532 0130 00 4111111111111111')).toEqual(['4111111111111111']);
+  });
+
+  it('does not join a phone number and a date into a card', () => {
+    expect(matches(paymentCardDetector, 'fax +33 5 64 72 94 95 03-19-2014')).toEqual([]);
+  });
+});
