@@ -25,7 +25,7 @@ export interface Decision {
    * allowed response, on the response to the client.
    */
   readonly headers?: Readonly<Record<string, string>>;
-  /** Redaction instructions, passed through unvalidated until redaction lands. */
+  /** Redaction instructions; the proxy validates and applies them (src/proxy/redact.ts, docs/streaming.md). */
   readonly redact?: unknown;
   /** Set when the deny comes from a failed evaluation rather than from the policy. */
   readonly failure?: DecisionFailure;

@@ -68,6 +68,52 @@ export interface ResponseRequestInfo {
   readonly request_id: string;
 }
 
+/**
+ * How the proxy reads a response body, so the policy knows what it is (and
+ * is not) being shown:
+ * - `json`: buffered and parsed; `body` holds it.
+ * - `event-stream` / `ndjson`: a stream the proxy inspects event by event; the
+ *   decision is asked once at the start (no `body`, no `event`) and again for
+ *   every event that brings findings (`event`).
+ * - `opaque`: a body the proxy cannot inspect (other media types, or an encoded
+ *   stream); it would go to the client unread unless the policy denies it.
+ * - `none`: no body (HEAD, 204, 304).
+ */
+export type ResponseBodyFormat = 'json' | 'event-stream' | 'ndjson' | 'opaque' | 'none';
+
+/** Stream protocols the proxy recognises, used for error events and by policy. */
+export type StreamProtocol = 'openai-chat' | 'openai-responses' | 'anthropic-messages' | 'ollama' | 'unknown';
+
+/**
+ * One piece of PII the proxy's scanner found in a stream, as the policy sees it.
+ * Never the matched text: only its kind and where it is.
+ */
+export interface StreamFinding {
+  /** Kind of PII (`email`, `payment_card`, ...). */
+  readonly type: string;
+  /**
+   * Where it is. `stream:<channel>` for the assistant text (e.g.
+   * `stream:choices.0.content`), with `start`/`end` counted in UTF-16 code units
+   * from the beginning of that channel's text over the whole stream; or an RFC
+   * 6901 pointer into the current event's JSON for any other string field, with
+   * `start`/`end` inside that string.
+   */
+  readonly path: string;
+  readonly start: number;
+  readonly end: number;
+  /** True when the PII sits in an object key of the event (which cannot be redacted). */
+  readonly key?: true;
+}
+
+/** The stream event a response decision is asked about (docs/streaming.md). */
+export interface StreamEventInput {
+  readonly protocol: StreamProtocol;
+  /** 0-based index of the upstream event that made these findings final. */
+  readonly index: number;
+  /** Findings newly final at this event; never empty (clean events are not asked about). */
+  readonly findings: readonly StreamFinding[];
+}
+
 /** Input of entrypoint `enclave_gate/response/decision`. */
 export interface ResponseInput {
   readonly request: ResponseRequestInfo;
@@ -75,6 +121,10 @@ export interface ResponseInput {
   readonly status: number;
   /** Upstream response headers with lower-case names. */
   readonly headers: Readonly<Record<string, string>>;
-  /** The parsed JSON response body; absent when the response is not JSON or has no body. */
+  /** How the body is read; see {@link ResponseBodyFormat}. */
+  readonly body_format?: ResponseBodyFormat;
+  /** The parsed JSON response body; present only when `body_format` is `json`. */
   readonly body?: unknown;
+  /** Present only for a decision about findings in a stream event. */
+  readonly event?: StreamEventInput;
 }

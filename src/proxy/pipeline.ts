@@ -14,12 +14,16 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Decision } from '../policy/decision.js';
 import type { PolicyEngine } from '../policy/engine.js';
-import type { RequestInput } from '../policy/input.js';
+import type { RequestInput, ResponseBodyFormat, ResponseInput } from '../policy/input.js';
 import { parseJsonBody, readBody } from './body.js';
 import { acceptedRequestId, clientResponseHeaders, isJsonMediaType, upstreamRequestHeaders } from './headers.js';
 import { buildRequestInput, buildResponseInput } from './input.js';
 import { sendProblem, toProblem } from './respond.js';
 import { upstreamError } from './forward.js';
+import { redactJson, RedactionError } from './redact.js';
+import { protocolFromPath } from './stream/adapters.js';
+import { StreamPolicy } from './stream/policy-stream.js';
+import { policyTransform } from './stream/stream.js';
 import type { FreshnessResponder } from '../ratls/freshness.js';
 import { FRESHNESS_PATH } from '../wire/freshness.js';
 import type { TLSSocket } from 'node:tls';
@@ -29,6 +33,10 @@ export interface PipelineLimits {
   readonly requestBodyBytes: number;
   readonly responseBodyBytes: number;
   readonly requestTimeoutMs: number;
+  /** Hold-back window W of streamed responses, in characters (default 64; docs/streaming.md). */
+  readonly streamWindowChars?: number;
+  /** Held characters without a safe break after which a stream is ended with an error (default 4096). */
+  readonly streamMaxHoldChars?: number;
 }
 
 /** What the pipeline needs from the rest of the proxy. */
@@ -76,6 +84,26 @@ function hasBody(req: IncomingMessage): boolean {
 /** Statuses that never carry a body, so there is nothing for the response policy to read. */
 function responseHasBody(method: string, status: number): boolean {
   return method !== 'HEAD' && status !== 204 && status !== 304 && !(status >= 100 && status < 200);
+}
+
+/** Media type of a header value, lower-case, without parameters. */
+function mediaType(value: string | string[] | undefined): string {
+  return typeof value === 'string' ? value.split(';', 1)[0]!.trim().toLowerCase() : '';
+}
+
+/**
+ * How the proxy can read a response body. An encoded (compressed) stream is
+ * opaque: the window cannot see through gzip, so it must not pretend to.
+ */
+function responseBodyFormat(method: string, status: number, headers: Record<string, string | string[] | undefined>): ResponseBodyFormat {
+  if (!responseHasBody(method, status)) return 'none';
+  if (isJsonMediaType(headers['content-type'])) return 'json';
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') return 'opaque';
+  const type = mediaType(headers['content-type']);
+  if (type === 'text/event-stream') return 'event-stream';
+  if (type === 'application/x-ndjson' || type === 'application/jsonl' || type === 'application/jsonlines') return 'ndjson';
+  return 'opaque';
 }
 
 /** Turns a deny or failed decision into the error the client sees. */
@@ -197,46 +225,100 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     }
   };
 
-  // Stage 6 — respond. JSON responses are buffered (bounded) and pass the
-  // response policy before the client sees a byte; anything else streams
-  // through unchanged (streamed inspection is docs/policy.md's next step).
+  // Stage 6 — respond. Every response passes the response decision before the
+  // client sees a byte of it (DESIGN §6): JSON is buffered (bounded), decided
+  // on as a whole and redacted as the decision says; event streams and NDJSON
+  // are decided on at the start and then event by event through the hold-back
+  // window (stream/); bodies the proxy cannot read are put to the policy as
+  // `opaque`, and the default policy refuses them on model routes.
   const respond = async (ex: Exchange, policy: PolicyEngine, upstream: Dispatcher.ResponseData): Promise<void> => {
     const { statusCode, headers, body } = upstream;
-    const method = ex.req.method ?? 'GET';
-    if (!isJsonMediaType(headers['content-type']) || !responseHasBody(method, statusCode)) {
-      ex.status = statusCode;
-      ex.res.writeHead(statusCode, clientResponseHeaders(headers, ex.id));
-      await pipe(body, ex.res);
-      return;
-    }
-    if (headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
-      body.destroy();
-      throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent an encoded JSON response the policy cannot read');
-    }
-    const raw = await readUpstreamBody(body, limits.responseBodyBytes);
-    let parsed: unknown;
-    if (raw.length > 0) {
-      try {
-        parsed = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent a JSON response that does not parse');
-      }
-    }
-    const t0 = performance.now();
-    const decision = policy.evaluateResponse(buildResponseInput(ex.input!, statusCode, headers, parsed));
-    ex.policyMs += performance.now() - t0;
-    metrics.policyEvaluations.inc({ entrypoint: 'response', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
-    if (!decision.allow) {
+    const format = responseBodyFormat(ex.req.method ?? 'GET', statusCode, headers);
+    const decide = (input: ResponseInput): Decision => {
+      const t0 = performance.now();
+      const decision = policy.evaluateResponse(input);
+      ex.policyMs += performance.now() - t0;
+      metrics.policyEvaluations.inc({ entrypoint: 'response', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
+      return decision;
+    };
+    const refuse = (decision: Decision): never => {
       ex.reasons = decision.reasons;
       const { error, status } = decisionError(decision, 'EG_RESPONSE_DENIED');
       throw Object.assign(error, { decisionStatus: status, decisionHeaders: decision.headers });
+    };
+    const base = buildResponseInput(ex.input!, statusCode, headers, undefined);
+
+    if (format === 'json') {
+      if (headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
+        body.destroy();
+        throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent an encoded JSON response the policy cannot read');
+      }
+      let raw = await readUpstreamBody(body, limits.responseBodyBytes);
+      let parsed: unknown;
+      if (raw.length > 0) {
+        try {
+          parsed = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent a JSON response that does not parse');
+        }
+      }
+      const decision = decide({ ...base, body_format: 'json', ...(raw.length > 0 ? { body: parsed } : {}) });
+      if (!decision.allow) refuse(decision);
+      if (decision.redact !== undefined) {
+        try {
+          // Re-serialised only when something was replaced: otherwise the
+          // client gets the model server's bytes unchanged.
+          if (redactJson(parsed, decision.redact) > 0) raw = Buffer.from(JSON.stringify(parsed), 'utf8');
+        } catch (err) {
+          ex.reasons = ['policy_malformed_redact'];
+          throw new EnclaveGateError('EG_POLICY_FAILURE', `policy evaluation failed (${err instanceof RedactionError ? err.message : 'redaction failed'}); denied`);
+        }
+      }
+      const out = clientResponseHeaders(headers, ex.id);
+      if (decision.headers) Object.assign(out, decision.headers);
+      out['content-length'] = String(raw.length);
+      ex.status = statusCode;
+      ex.res.writeHead(statusCode, out);
+      ex.res.end(raw);
+      return;
+    }
+
+    // Streams, opaque bodies and bodiless answers: decided on before the
+    // first byte, from status and headers alone.
+    const decision = decide({ ...base, body_format: format });
+    if (!decision.allow) {
+      body.destroy();
+      refuse(decision);
     }
     const out = clientResponseHeaders(headers, ex.id);
     if (decision.headers) Object.assign(out, decision.headers);
-    out['content-length'] = String(raw.length);
     ex.status = statusCode;
+    if (format !== 'event-stream' && format !== 'ndjson') {
+      ex.res.writeHead(statusCode, out);
+      await pipe(body, ex.res);
+      return;
+    }
+    // The policy may rewrite events, so the length is no longer known.
+    delete out['content-length'];
+    const stream = new StreamPolicy({
+      format: format === 'ndjson' ? 'ndjson' : 'sse',
+      protocol: protocolFromPath(ex.input!.path),
+      requestId: ex.id,
+      decide: (event) => decide({ ...base, body_format: format, event }),
+      ...(limits.streamWindowChars === undefined ? {} : { windowChars: limits.streamWindowChars }),
+      ...(limits.streamMaxHoldChars === undefined ? {} : { maxHoldChars: limits.streamMaxHoldChars }),
+    });
     ex.res.writeHead(statusCode, out);
-    ex.res.end(raw);
+    try {
+      await pipe(body, policyTransform(stream), ex.res);
+    } finally {
+      const outcome = stream.outcome;
+      if (outcome.code !== 'ok') {
+        ex.decision = outcome.decision;
+        ex.code = outcome.code;
+        ex.reasons = outcome.reasons;
+      }
+    }
   };
 
   // Stage 7 — account. Always, in `finally`: one metric sample and one access

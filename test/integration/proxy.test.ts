@@ -180,8 +180,17 @@ describe('policy denials', () => {
     expect(res.json()['code']).toBe('EG_POLICY_DENIED');
   });
 
-  it('withholds a JSON response that carries PII', async () => {
-    upstream.route('/inference', (_req, _body, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"note":"contact bob@example.com"}'));
+  it('redacts PII in a JSON response (the default policy), keeping it valid JSON with a correct length', async () => {
+    upstream.route('/inference', (_req, _body, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"note":"contact bob@example.com", "n": 1}'));
+    const res = await call('/inference', { method: 'POST', headers: JSON_HEADERS, body: '{"transaction":{}}' });
+    expect(res.status).toBe(200);
+    expect(res.json()).toEqual({ note: 'contact [REDACTED:EMAIL]', n: 1 });
+    expect(Number(res.headers['content-length'])).toBe(res.bytes.length);
+    expect(res.bytes.toString()).not.toContain('bob@example.com');
+  });
+
+  it('withholds a JSON response whose PII cannot be redacted (an object key)', async () => {
+    upstream.route('/inference', (_req, _body, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"bob@example.com":"x"}'));
     const res = await call('/inference', { method: 'POST', headers: JSON_HEADERS, body: '{"transaction":{}}' });
     expect(res.status).toBe(403);
     expect(res.json()['code']).toBe('EG_RESPONSE_DENIED');

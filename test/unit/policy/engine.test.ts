@@ -147,14 +147,15 @@ describe('response decision', () => {
     expect(engine.evaluateResponse(noBody).allow).toBe(true);
   });
 
-  it('denies a response that carries PII', () => {
-    expect(engine.evaluateResponse(completion('Her card is 5555-5555-5555-4444, mail bob@example.com'))).toEqual({
-      allow: false,
-      reasons: [
-        'pii_in_response:email:/choices/0/message/content',
-        'pii_in_response:payment_card:/choices/0/message/content',
-      ],
-    });
+  it('redacts PII in a response (the default policy asks for every finding)', () => {
+    const decision = engine.evaluateResponse(completion('Her card is 5555-5555-5555-4444, mail bob@example.com'));
+    expect(decision.allow).toBe(true);
+    expect(decision.redact).toEqual(
+      expect.arrayContaining([
+        { path: '/choices/0/message/content', start: 12, end: 31, type: 'payment_card' },
+        { path: '/choices/0/message/content', start: 38, end: 53, type: 'email' },
+      ]),
+    );
   });
 });
 

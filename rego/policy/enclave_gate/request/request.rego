@@ -54,13 +54,20 @@ decision := lib.allow_decision if {
 	count(body_reasons) > 0
 }
 
-# OpenAI-compatible routes with a fixed path, and the methods each accepts.
+# Model routes with a fixed path, and the methods each accepts: OpenAI-compatible
+# (chat, completions, embeddings, models, responses), Anthropic-style messages,
+# Ollama's native chat and generate, and the demo's fraud scoring. Their
+# responses, streamed or not, pass the response policy (docs/streaming.md).
 exact_routes := {
+	"/api/chat": {"POST"},
+	"/api/generate": {"POST"},
 	"/inference": {"POST"},
 	"/v1/chat/completions": {"POST"},
 	"/v1/completions": {"POST"},
 	"/v1/embeddings": {"POST"},
+	"/v1/messages": {"POST"},
 	"/v1/models": {"GET"},
+	"/v1/responses": {"POST"},
 }
 
 # GET /v1/models/<id>: one id segment, or two for Hugging Face style

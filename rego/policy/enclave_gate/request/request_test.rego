@@ -45,7 +45,7 @@ test_chat_completions_allowed if {
 }
 
 test_other_post_routes_allowed if {
-	every path in ["/v1/completions", "/v1/embeddings", "/inference"] {
+	every path in ["/v1/completions", "/v1/embeddings", "/inference", "/v1/responses", "/v1/messages", "/api/chat", "/api/generate"] {
 		request.decision == allowed with input as chat_with("path", path)
 			with enclave_gate.pii.scan as no_pii
 	}

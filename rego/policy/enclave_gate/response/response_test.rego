@@ -11,8 +11,20 @@ completion := {
 	},
 	"status": 200,
 	"headers": {"content-type": "application/json"},
+	"body_format": "json",
 	"body": {"choices": [{"message": {"role": "assistant", "content": "hi"}}]},
 }
+
+stream_start := object.union(object.remove(completion, ["body"]), {
+	"headers": {"content-type": "text/event-stream"},
+	"body_format": "event-stream",
+})
+
+stream_event(findings) := object.union(stream_start, {"event": {
+	"protocol": "openai-chat",
+	"index": 3,
+	"findings": findings,
+}})
 
 # Scanner mocks (see request_test.rego for why they are functions).
 no_pii(_) := []
@@ -28,10 +40,10 @@ test_response_without_body_allowed if {
 	response.decision == {"allow": true, "reasons": []} with input as object.remove(completion, ["body"])
 }
 
-test_pii_in_response_denied if {
-	response.decision == {"allow": false, "reasons": [
-		"pii_in_response:email:/choices/0/message/content",
-		"pii_in_response:payment_card:/choices/0/message/content",
+test_pii_in_response_redacted if {
+	response.decision == {"allow": true, "reasons": [], "redact": [
+		{"path": "/choices/0/message/content", "start": 20, "end": 36, "type": "payment_card"},
+		{"path": "/choices/0/message/content", "start": 0, "end": 11, "type": "email"},
 	]} with input as completion
 		with enclave_gate.pii.scan as scan_completion
 }
@@ -43,8 +55,85 @@ scan_completion(value) := [
 	value == completion.body
 }
 
+test_contained_finding_left_to_outer_placeholder if {
+	response.decision.redact == [{"path": "/a", "start": 0, "end": 30, "type": "email"}] with input as completion
+		with enclave_gate.pii.scan as scan_nested
+}
+
+scan_nested(_) := [
+	{"type": "email", "path": "/a", "start": 0, "end": 30},
+	{"type": "payment_card", "path": "/a", "start": 2, "end": 18},
+]
+
+test_equal_spans_keep_one_type if {
+	response.decision.redact == [{"path": "/a", "start": 5, "end": 15, "type": "phone"}] with input as completion
+		with enclave_gate.pii.scan as scan_twins
+}
+
+scan_twins(_) := [
+	{"type": "uk_nhs", "path": "/a", "start": 5, "end": 15},
+	{"type": "phone", "path": "/a", "start": 5, "end": 15},
+]
+
+test_partial_overlap_withheld if {
+	response.decision == {"allow": false, "reasons": [
+		"pii_in_response:email:/a",
+		"pii_in_response:payment_card:/a",
+	]} with input as completion
+		with enclave_gate.pii.scan as scan_overlap
+}
+
+scan_overlap(_) := [
+	{"type": "payment_card", "path": "/a", "start": 0, "end": 19},
+	{"type": "email", "path": "/a", "start": 15, "end": 31},
+]
+
+test_pii_in_key_withheld if {
+	response.decision == {"allow": false, "reasons": ["pii_in_response:email:/[redacted-key]"]} with input as completion
+		with enclave_gate.pii.scan as scan_key
+}
+
+scan_key(_) := [{"type": "email", "path": "/[redacted-key]", "start": 0, "end": 11, "key": true}]
+
 test_default_deny_when_scanner_returns_garbage if {
 	# Neither allowed nor explained: the default must deny, not stay undefined.
 	response.decision == {"allow": false, "reasons": ["default_deny"]} with input as completion
 		with enclave_gate.pii.scan as not_an_array
+}
+
+test_stream_start_allowed if {
+	response.decision == {"allow": true, "reasons": []} with input as stream_start
+}
+
+test_stream_event_findings_redacted if {
+	response.decision == {"allow": true, "reasons": [], "redact": [
+		{"path": "stream:choices.0.content", "start": 12, "end": 29, "type": "email"},
+		{"path": "/id", "start": 0, "end": 16, "type": "payment_card"},
+	]} with input as stream_event([
+		{"type": "email", "path": "stream:choices.0.content", "start": 12, "end": 29},
+		{"type": "payment_card", "path": "/id", "start": 0, "end": 16},
+	])
+}
+
+test_stream_event_key_finding_denied if {
+	response.decision.allow == false with input as stream_event([{"type": "email", "path": "/x", "start": 0, "end": 5, "key": true}])
+}
+
+test_stream_event_ignores_body_scanner if {
+	# A stream event is judged on the proxy's findings, never on a body.
+	response.decision == {"allow": true, "reasons": []} with input as stream_event([])
+		with enclave_gate.pii.scan as not_an_array
+}
+
+test_opaque_model_output_refused if {
+	response.decision == {"allow": false, "status": 502, "reasons": ["response_not_inspectable"]} with input as object.union(stream_start, {"body_format": "opaque"})
+}
+
+test_opaque_elsewhere_allowed if {
+	opaque_models := object.union(stream_start, {"body_format": "opaque", "request": {"method": "GET", "path": "/v1/models", "parsed_path": ["v1", "models"], "request_id": "r-2"}})
+	response.decision == {"allow": true, "reasons": []} with input as opaque_models
+}
+
+test_no_body_allowed_on_model_route if {
+	response.decision == {"allow": true, "reasons": []} with input as object.union(stream_start, {"body_format": "none"})
 }
