@@ -45,6 +45,11 @@ export const ERRORS = {
   // ── proxy: request path ────────────────────────────────────────────────
   EG_POLICY_DENIED: { status: 403, exitCode: EXIT.usage, title: 'Request denied by policy' },
   EG_RESPONSE_DENIED: { status: 403, exitCode: EXIT.usage, title: 'Response withheld by policy' },
+  EG_CLIENT_ATTESTATION_FAILED: {
+    status: 403,
+    exitCode: EXIT.usage,
+    title: 'Client certificate attestation is required and did not verify',
+  },
   EG_POLICY_FAILURE: { status: 500, exitCode: EXIT.usage, title: 'Policy evaluation failed; request denied' },
   EG_INVALID_JSON: { status: 400, exitCode: EXIT.usage, title: 'Request body is not valid JSON' },
   EG_BAD_REQUEST: { status: 400, exitCode: EXIT.usage, title: 'Malformed request' },

@@ -4,6 +4,7 @@
 #   2. opa fmt: every file formatted (lists the ones that are not)
 #   3. opa check --strict with the wasm capabilities
 #   4. opa test: every test passes; prints one summary line with coverage
+#   5. the same fmt/check/test for each example under rego/examples/
 # Exits non-zero on the first failing step.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -44,3 +45,21 @@ fi
       }
       console.log(line);
     });' "${MIN_COVERAGE}" "$(echo "${LOG}" | tail -1)"
+
+# Examples are opt-in policies users copy; each directory is checked on its own
+# so one example's packages never collide with another's or the default's.
+for example in "${ROOT}"/rego/examples/*/; do
+  [[ -d "${example}" ]] || continue
+  name="rego/examples/$(basename "${example}")"
+  if ! "${OPA}" fmt --list --fail "${example}" >/dev/null; then
+    echo "check: ${name} is not formatted (run: ${OPA} fmt -w ${name})" >&2
+    exit 1
+  fi
+  "${OPA}" check --strict --capabilities "${CAPABILITIES}" "${example}"
+  if ! EXAMPLE_LOG="$("${OPA}" test --capabilities "${CAPABILITIES}" --fail-on-empty "${example}" 2>&1)"; then
+    echo "check: opa test failed in ${name}:" >&2
+    echo "${EXAMPLE_LOG}" >&2
+    exit 1
+  fi
+  echo "opa test (${name}): $(echo "${EXAMPLE_LOG}" | tail -1)"
+done

@@ -34,8 +34,53 @@ export const configSchema = z
         path: z.string().min(1).optional(),
         /** OPA CLI used to compile a Rego directory. Default: the project's pinned .tools/bin/opa, then `opa` on PATH. */
         opaPath: z.string().min(1).optional(),
+        /** Reload a bundle file when it changes (fs.watch on its directory plus a periodic stat). Directories are compiled once at start. */
+        watch: z.boolean().default(true),
+        /** Quiet time after the last change event before the file is read. */
+        watchDebounceMs: z.number().int().nonnegative().max(60_000).default(500),
+        /** Period of the stat fallback that catches changes fs.watch misses; 0 disables. */
+        watchIntervalSeconds: z.number().nonnegative().max(86_400).default(10),
+        /** OPA bundle service resource (http/https URL of the .tar.gz), polled with ETag / If-None-Match; instead of `path`. */
+        url: z
+          .string()
+          .refine((v) => /^https?:\/\/[^/?#]+/.test(v), 'must be an http:// or https:// URL')
+          .optional(),
+        /** Mean time between polls of `url`. */
+        pollIntervalSeconds: z.number().positive().max(86_400).default(60),
+        /** Random spread of each poll delay: interval × [1 − jitter, 1 + jitter]. */
+        pollJitter: z.number().min(0).max(1).default(0.1),
+        /** Time allowed for one bundle download. */
+        pollTimeoutMs: positiveInt.max(600_000).default(30_000),
+        /** Bundle signature verification (`.signatures.json`, OPA's format; docs/bundles.md). */
+        signing: z
+          .object({
+            /** Verification keys; once any is configured, every bundle must be signed by one of them. */
+            keys: z
+              .array(
+                z
+                  .object({
+                    keyid: z.string().min(1),
+                    algorithm: z.enum(['ES256', 'RS256', 'EdDSA']),
+                    /** SPKI PEM ("-----BEGIN PUBLIC KEY-----"), or the path of a file holding it. */
+                    publicKey: z.string().min(1),
+                  })
+                  .strict(),
+              )
+              .default([]),
+            /** When set, the signed `scope` claim must equal it. */
+            scope: z.string().min(1).optional(),
+            /** Must equal "keys are configured": true without keys, or false with keys, is an error. Default: whether keys are configured. */
+            required: z.boolean().optional(),
+          })
+          .strict()
+          .refine((s) => s.required === undefined || s.required === s.keys.length > 0, {
+            message: 'required: true needs at least one key, and configured keys make signatures required',
+          })
+          .refine((s) => new Set(s.keys.map((k) => k.keyid)).size === s.keys.length, { message: 'keyids must be unique' })
+          .prefault({}),
       })
       .strict()
+      .refine((p) => p.path === undefined || p.url === undefined, { message: 'set either path or url, not both' })
       .prefault({}),
     attestation: z
       .object({
@@ -62,6 +107,26 @@ export const configSchema = z
         validityHours: z.number().positive().max(24 * 30).default(24),
         commonName: z.string().min(1).default('enclave-gate'),
         subjectAltNames: z.array(z.string().min(1)).min(1).default(['localhost', '127.0.0.1']),
+        /** Re-issue the certificate (fresh evidence) this long before it expires. Default: a third of the validity. */
+        renewBeforeSeconds: z.number().positive().optional(),
+        /** First retry delay after a failed renewal; doubles up to renewRetryMaxMs. */
+        renewRetryMinMs: positiveInt.max(3_600_000).default(1000),
+        /** Largest retry delay after failed renewals. */
+        renewRetryMaxMs: positiveInt.max(3_600_000).default(60_000),
+        /** Mutual RA-TLS: ask clients for an RA-TLS certificate and verify its evidence (docs/mutual-ratls.md). */
+        clientAttestation: z
+          .object({
+            /** `off`: no client certificates; `optional`: verified when presented, the policy decides; `required`: refused (403) without a verified one. */
+            mode: z.enum(['off', 'optional', 'required']).default('off'),
+            /** The verifier's reference-values document (docs/verify.md): inline, or the path of a JSON file. */
+            referenceValues: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
+            /** Accept simulated client evidence (development only; logged as INSECURE). */
+            allowSimulated: z.boolean().default(false),
+            /** Accept debug TEEs as clients (logged as INSECURE). */
+            allowDebug: z.boolean().default(false),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

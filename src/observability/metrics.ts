@@ -30,6 +30,14 @@ export interface Metrics {
   readonly attestationInsecure: Gauge<'provider'>;
   /** Info metric with the active policy revision and digest. */
   readonly policyInfo: Gauge<'revision' | 'digest'>;
+  /** Policy bundles activated after start (a new digest went into service). */
+  readonly policyBundleActivations: Counter;
+  /** Bundles not activated, by reason (download, read, archive, signature, bundle, load, certificate). */
+  readonly policyBundleFailures: Counter<'reason'>;
+  /** Certificate issuances after start, by outcome (ok, failed). */
+  readonly certificateRotations: Counter<'outcome'>;
+  /** 1 while the served certificate is within its validity, 0 once it has expired without renewal. */
+  readonly certificateValid: Gauge;
 }
 
 /** Creates the registry and all metrics; `defaults` adds Node's process metrics. */
@@ -84,6 +92,28 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       name: 'enclave_gate_policy_info',
       help: 'Active policy bundle (value is always 1)',
       labelNames: ['revision', 'digest'],
+      registers,
+    }),
+    policyBundleActivations: new Counter({
+      name: 'enclave_gate_policy_bundle_activations_total',
+      help: 'Policy bundles activated after start (new digest in service, certificate re-issued)',
+      registers,
+    }),
+    policyBundleFailures: new Counter({
+      name: 'enclave_gate_policy_bundle_failures_total',
+      help: 'Policy bundles not activated (the previous one stays), by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+    certificateRotations: new Counter({
+      name: 'enclave_gate_certificate_rotations_total',
+      help: 'RA-TLS certificate issuances after start, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    certificateValid: new Gauge({
+      name: 'enclave_gate_certificate_valid',
+      help: '1 while the served RA-TLS certificate is within its validity; 0 once it expired without renewal',
       registers,
     }),
   };

@@ -20,7 +20,7 @@ import { compilePolicyDirectory } from './compile.js';
 import { failureDecision, normalizeDecision, type Decision } from './decision.js';
 import { POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
 import type { RequestInput, ResponseInput } from './input.js';
-import { DEFAULT_MAX_UNCOMPRESSED_BYTES, readTarGz } from './tar.js';
+import { DEFAULT_MAX_UNCOMPRESSED_BYTES, readTarGz, type ArchiveFiles } from './tar.js';
 
 /**
  * Default cap on the policy's linear memory: 2048 pages = 128 MiB. Input
@@ -61,6 +61,11 @@ export interface LoadPolicyOptions {
   readonly memory?: MemoryLimits;
   /** Cap on the uncompressed bundle size in bytes. Default 64 MiB (tar.ts). */
   readonly maxBundleBytes?: number;
+  /**
+   * Runs on the archive's files before anything in them is interpreted, e.g.
+   * the `.signatures.json` check (signature.ts). Throwing refuses the bundle.
+   */
+  readonly verifyArchive?: (files: ArchiveFiles) => void | Promise<void>;
 }
 
 /** A loaded policy, ready to decide. */
@@ -149,6 +154,7 @@ function entrypointIds(policy: LoadedPolicy): { request: number; response: numbe
  */
 export async function loadPolicyBundle(bundle: Uint8Array, options: LoadPolicyOptions = {}): Promise<PolicyEngine> {
   const files = readTarGz(bundle, { maxUncompressedBytes: options.maxBundleBytes });
+  if (options.verifyArchive !== undefined) await options.verifyArchive(files);
   const contents = readBundle(files, POLICY_ENTRYPOINTS);
   const digest = bundleDigest(files);
 

@@ -21,11 +21,41 @@ export interface PeerTls {
   readonly servername: string | null;
 }
 
+/**
+ * What the proxy learnt from the client's RA-TLS certificate (mutual RA-TLS,
+ * `tls.clientAttestation`; docs/mutual-ratls.md). Verified once per TLS
+ * connection with the same library clients use on the proxy's certificate.
+ * Evidence fields are null unless `verified` is true, so a policy cannot take
+ * the measurement of rejected evidence for an accepted one. Never raw evidence.
+ */
+export interface PeerAttestation {
+  /** True only when every check of the verifier passed (signatures, chain, binding, reference values). */
+  readonly verified: boolean;
+  /** `sev-snp`, `tdx`, `sgx`, `nitro`, `simulated`; null when not known (no evidence found). */
+  readonly platform: string | null;
+  /** Verified only: SNP MEASUREMENT, TDX MRTD, SGX MRENCLAVE, Nitro PCR0, simulated measurement (lower-case hex). */
+  readonly measurement: string | null;
+  /** Verified only: the evidence's report data, hex. */
+  readonly report_data: string | null;
+  /** Verified only: true for a debug TEE (accepted only with `allowDebug`). */
+  readonly debug: boolean | null;
+  /** Verified only: platform TCB facts, JSON-safe (numbers, strings, booleans). */
+  readonly tcb: Readonly<Record<string, unknown>> | null;
+  /** Verified only, when the client's claims carry one: `sha-384:<hex>` of the client's own policy. */
+  readonly policy_hash?: string;
+  /** Not verified only: the catalogue code of the first failed check, e.g. `EG_VERIFY_SIMULATED`. */
+  readonly code?: string;
+  /** SHA-256 of the client certificate DER, hex. */
+  readonly fingerprint: string;
+}
+
 /** The client end of the connection. */
 export interface Peer {
   readonly address: string;
   readonly port: number;
   readonly tls: PeerTls;
+  /** Present only when the client presented a certificate (mutual RA-TLS enabled, `tls.clientAttestation.mode` not `off`). */
+  readonly attestation?: PeerAttestation;
 }
 
 /** Input of entrypoint `enclave_gate/request/decision`. */

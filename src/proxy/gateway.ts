@@ -12,14 +12,19 @@ import { type Config, splitHostPort } from '../config/index.js';
 import { createProvider, detectNow, type EvidenceProvider } from '../evidence/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
-import { loadPolicy, type PolicyEngine } from '../policy/engine.js';
+import { bundleFailureReason, createFileBundleSource, createHttpBundleSource, type BundleSource } from '../policy/bundle-source.js';
+import { loadPolicy, loadPolicyBundle, type LoadPolicyOptions, type PolicyEngine } from '../policy/engine.js';
+import { createBundleVerifier } from '../policy/signature.js';
 import { createFreshnessResponder } from '../ratls/freshness.js';
 import { issueCertificate, type IssuedCertificate } from '../ratls/issue.js';
+import { CertificateManager } from '../ratls/rotation.js';
+import type { HashEntry } from '../wire/hash-entry.js';
 import { CAPABILITIES_FILE, DEFAULT_POLICY_BUNDLE, defaultOpaPath } from '../util/package-root.js';
 import { createAdminServer } from './admin.js';
 import { createUpstreamPool } from './forward.js';
 import { createPipeline } from './pipeline.js';
 import { closeGracefully, createTlsServer, listen } from './server.js';
+import { createClientAttestation } from './client-attestation.js';
 
 /** Inputs to `startGateway`; everything but `config` is for tests and embedding. */
 export interface GatewayOptions {
@@ -38,12 +43,21 @@ export interface Gateway {
   readonly url: string;
   /** http://host:port of the admin listener. */
   readonly adminUrl: string;
+  /** The certificate new handshakes get (changes on rotation and policy activation). */
   readonly certificate: IssuedCertificate;
+  /** The policy in force (changes when a new bundle is activated). */
   readonly policy: PolicyEngine;
   readonly metrics: Metrics;
+  /** Re-issues the certificate now with fresh evidence (same policy); live connections stay up. */
+  rotateCertificate(): Promise<IssuedCertificate>;
+  /** Checks the bundle source now (file re-read or HTTP poll); resolves when done. No-op without a source. */
+  reloadPolicy(): Promise<void>;
   /** Drains in-flight requests (up to the configured grace) and stops both listeners. */
   close(): Promise<void>;
 }
+
+const policyHashOf = (engine: PolicyEngine): HashEntry => ({ alg: 'sha-384', digest: engine.digest.bytes });
+const digestLabel = (engine: PolicyEngine): string => `${engine.digest.alg}:${engine.digest.hex}`;
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -59,14 +73,18 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let draining = false;
   let tlsServer: HttpsServer | undefined;
   let pool: Pool | undefined;
+  let certificates: CertificateManager | undefined;
+  let source: BundleSource | undefined;
 
   const admin: HttpServer = createAdminServer({
     metrics,
     readiness: () => ({
-      ready: policy !== undefined && certificate !== undefined && tlsServer?.listening === true && !draining,
+      ready: policy !== undefined && certificate !== undefined && tlsServer?.listening === true && !draining && certificates?.expired !== true,
       detail: {
         policy: policy ? { revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` } : null,
-        certificate: certificate ? certificate.toJSON() : null,
+        certificate: (certificates?.current ?? certificate)?.toJSON() ?? null,
+        ...(certificates === undefined ? {} : { renewal: certificates.status() }),
+        ...(source === undefined ? {} : { policySource: source.description }),
         draining,
       },
     }),
@@ -102,19 +120,44 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     metrics.attestationInsecure.set({ provider: provider.name }, provider.insecure ? 1 : 0);
 
-    const policySource = config.policy.path ?? DEFAULT_POLICY_BUNDLE;
-    policy = options.policy ?? (await loadPolicy(policySource, { opaPath: config.policy.opaPath ?? defaultOpaPath(), capabilitiesPath: CAPABILITIES_FILE }));
+    // Bundles: signature check before anything in them is used (docs/bundles.md).
+    const verifier = await createBundleVerifier({ keys: config.policy.signing.keys, scope: config.policy.signing.scope });
+    const loadOptions: LoadPolicyOptions = {
+      opaPath: config.policy.opaPath ?? defaultOpaPath(),
+      capabilitiesPath: CAPABILITIES_FILE,
+      verifyArchive: async (files) => void (await verifier.verify(files)),
+    };
+    const policySource = config.policy.url ?? config.policy.path ?? DEFAULT_POLICY_BUNDLE;
+    if (options.policy === undefined && config.policy.url !== undefined) {
+      source = createHttpBundleSource({
+        url: config.policy.url,
+        intervalMs: config.policy.pollIntervalSeconds * 1000,
+        jitter: config.policy.pollJitter,
+        timeoutMs: config.policy.pollTimeoutMs,
+      });
+    } else if (options.policy === undefined && /\.(tar\.gz|tgz)$/.test(policySource)) {
+      // Without watch, the source still serves reloadPolicy() (manual reload).
+      source = createFileBundleSource({
+        path: policySource,
+        watch: config.policy.watch,
+        debounceMs: config.policy.watchDebounceMs,
+        statIntervalMs: config.policy.watchIntervalSeconds * 1000,
+      });
+    }
+    policy = options.policy ?? (source ? await loadPolicyBundle(await source.initial(), loadOptions) : await loadPolicy(policySource, loadOptions));
     metrics.policyInfo.set({ revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 1);
-    logger.info({ source: policySource, revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 'policy loaded');
+    logger.info({ source: source?.description ?? policySource, revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 'policy loaded');
 
-    certificate = await issueCertificate({
-      provider,
-      policyHash: { alg: 'sha-384', digest: policy.digest.bytes },
-      keyAlgorithm: config.tls.keyAlgorithm,
-      validitySeconds: config.tls.validityHours * 3600,
-      subjectAltNames: config.tls.subjectAltNames,
-      commonName: config.tls.commonName,
-    });
+    const issue = (policyHash: HashEntry): Promise<IssuedCertificate> =>
+      issueCertificate({
+        provider,
+        policyHash,
+        keyAlgorithm: config.tls.keyAlgorithm,
+        validitySeconds: config.tls.validityHours * 3600,
+        subjectAltNames: config.tls.subjectAltNames,
+        commonName: config.tls.commonName,
+      });
+    certificate = await issue(policyHashOf(policy));
     metrics.certExpiry.set(certificate.notAfter.getTime() / 1000);
     metrics.evidenceTimestamp.set(certificate.evidenceIssuedAt.getTime() / 1000);
     logger.info({ certificate: certificate.toJSON() }, 'RA-TLS certificate issued');
@@ -127,23 +170,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       bodyTimeoutMs: config.limits.upstreamBodyTimeoutMs,
       onConnect: () => metrics.upstreamConnections.inc(),
     });
-    const activePolicy = policy;
+    // The policy holder: `policy` changes only in CertificateManager.rotate's
+    // afterInstall, in the same tick as the certificate swap. While the
+    // certificate is expired (renewals kept failing), no request is admitted.
+    const currentPolicy = (): PolicyEngine | undefined => (certificates?.expired === true ? undefined : policy);
     const freshness = config.freshness.enabled
       ? createFreshnessResponder({
           provider,
-          policyHash: () => ({ alg: 'sha-384', digest: activePolicy.digest.bytes }),
+          policyHash: () => policyHashOf(policy!),
           perSecond: config.freshness.perSecond,
           burst: config.freshness.burst,
         })
       : undefined;
+    // Mutual RA-TLS (docs/mutual-ratls.md); undefined when tls.clientAttestation.mode is off.
+    const clientAttestation = createClientAttestation(config.tls.clientAttestation, { logger, metrics });
     tlsServer = createTlsServer({
+      ...(clientAttestation === undefined ? {} : { clientAttestation }),
       certificate,
       minVersion: config.tls.minVersion,
       headerBytes: config.limits.headerBytes,
       requestTimeoutMs: config.limits.requestTimeoutMs,
       logger,
       handler: createPipeline({
-        policy: () => activePolicy,
+        policy: currentPolicy,
         draining: () => draining,
         upstream: pool,
         limits: config.limits,
@@ -154,30 +203,99 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     const listenAddress = splitHostPort(config.listen);
     const port = await listen(tlsServer, listenAddress.host, listenAddress.port);
+    const server = tlsServer;
+    certificates = new CertificateManager({
+      initial: certificate,
+      policyHash: policyHashOf(policy),
+      issue,
+      // setSecureContext rebuilds the context from these options plus the
+      // server's remembered minVersion; requestCert/ALPN are server settings
+      // and stay. Live connections keep the context they negotiated with.
+      install: (next) => server.setSecureContext({ ...next.secureContextOptions(), minVersion: config.tls.minVersion }),
+      ...(config.tls.renewBeforeSeconds === undefined ? {} : { renewBeforeSeconds: config.tls.renewBeforeSeconds }),
+      retryMinMs: config.tls.renewRetryMinMs,
+      retryMaxMs: config.tls.renewRetryMaxMs,
+      metrics,
+      logger,
+    });
+    certificates.start();
+    const manager = certificates;
+
+    // Activation: verify + load → new certificate binding the new digest →
+    // setSecureContext → switch the policy holder (docs/bundles.md).
+    const activate = async (bytes: Uint8Array, origin: string): Promise<boolean> => {
+      let engine: PolicyEngine;
+      try {
+        engine = await loadPolicyBundle(bytes, loadOptions);
+      } catch (err) {
+        const reason = bundleFailureReason(err);
+        metrics.policyBundleFailures.inc({ reason });
+        logger.error({ origin, reason, err: err instanceof Error ? err.message : String(err) }, 'policy bundle refused; keeping the active one');
+        return true;
+      }
+      if (engine.digest.hex === policy?.digest.hex) {
+        logger.debug({ origin, digest: digestLabel(engine) }, 'policy bundle unchanged');
+        return true;
+      }
+      try {
+        await manager.rotate({
+          policyHash: policyHashOf(engine),
+          reason: 'policy activation',
+          afterInstall: () => {
+            policy = engine;
+          },
+        });
+      } catch (err) {
+        metrics.policyBundleFailures.inc({ reason: 'certificate' });
+        logger.error({ origin, reason: 'certificate', err: err instanceof Error ? err.message : String(err) }, 'policy bundle not activated: certificate re-issue failed; keeping the active one');
+        return false;
+      }
+      metrics.policyInfo.reset();
+      metrics.policyInfo.set({ revision: engine.revision, digest: digestLabel(engine) }, 1);
+      metrics.policyBundleActivations.inc();
+      logger.info({ origin, revision: engine.revision, digest: digestLabel(engine) }, 'policy bundle activated');
+      return true;
+    };
+    source?.start({
+      bundle: activate,
+      failure: (reason, err) => {
+        metrics.policyBundleFailures.inc({ reason });
+        logger.warn({ origin: source?.description, reason, err: err instanceof Error ? err.message : String(err) }, 'policy bundle source failed; keeping the active bundle');
+      },
+    });
     metrics.ready.set(1);
     const url = `https://${urlHost(listenAddress.host)}:${port}`;
     const adminUrl = `http://${urlHost(adminAddress.host)}:${adminPort}`;
     logger.info({ url, admin: adminUrl, upstream: config.upstream }, 'enclave-gate is serving');
 
-    const servedPolicy = policy;
-    const servedCertificate = certificate;
     const servedServer = tlsServer;
     const servedPool = pool;
+    const servedSource = source;
     return {
       url,
       adminUrl,
-      certificate: servedCertificate,
-      policy: servedPolicy,
+      get certificate() {
+        return manager.current;
+      },
+      get policy() {
+        return policy!;
+      },
       metrics,
+      rotateCertificate: () => manager.rotate({ reason: 'manual' }),
+      reloadPolicy: async () => servedSource?.check(),
       async close() {
         draining = true;
         metrics.ready.set(0);
+        await servedSource?.close();
+        await manager.close();
         await closeGracefully(servedServer, config.shutdownGraceMs);
         await servedPool.close();
         await closeGracefully(admin, 1000);
       },
     };
   } catch (err) {
+    await source?.close();
+    await certificates?.close();
     await pool?.destroy();
     if (tlsServer?.listening) await closeGracefully(tlsServer, 0);
     await closeGracefully(admin, 0);

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { RequestInput, ResponseInput } from '../policy/input.js';
+import { peerAttestationOf } from './client-attestation.js';
 import { policyHeaders, policyResponseHeaders } from './headers.js';
 
 function decodeSegment(segment: string): string {
@@ -37,6 +38,8 @@ export function buildRequestInput(req: IncomingMessage, requestId: string, body:
   const protocol = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null;
   const alpn = socket.alpnProtocol;
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+  // Mutual RA-TLS: the verdict on the client's certificate, when it presented one.
+  const attestation = peerAttestationOf(req.socket);
   return {
     request_id: requestId,
     method: req.method ?? 'GET',
@@ -56,6 +59,7 @@ export function buildRequestInput(req: IncomingMessage, requestId: string, body:
         alpn: typeof alpn === 'string' ? alpn : null,
         servername: typeof servername === 'string' ? servername : null,
       },
+      ...(attestation === undefined ? {} : { attestation }),
     },
   };
 }

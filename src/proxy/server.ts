@@ -12,6 +12,7 @@ import { EnclaveGateError } from '../errors.js';
 import type { IssuedCertificate } from '../ratls/issue.js';
 import type { Logger } from '../observability/logger.js';
 import { problemBody, toProblem } from './respond.js';
+import type { ClientAttestation } from './client-attestation.js';
 
 /** TLS listener settings. */
 export interface TlsServerOptions {
@@ -21,6 +22,12 @@ export interface TlsServerOptions {
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Mutual RA-TLS (docs/mutual-ratls.md): clients are asked for a certificate,
+   * which is verified by its evidence, not by an issuer. Absent → no client
+   * certificates are requested.
+   */
+  readonly clientAttestation?: ClientAttestation;
 }
 
 /** Writes a raw HTTP/1.1 problem answer on a socket that has no request object. */
@@ -35,6 +42,7 @@ function writeRawProblem(socket: Socket, error: EnclaveGateError): void {
 
 /** Creates (does not start) the RA-TLS server. */
 export function createTlsServer(options: TlsServerOptions): Server {
+  const attestation = options.clientAttestation;
   const server = createServer(
     {
       ...options.certificate.secureContextOptions(),
@@ -45,9 +53,14 @@ export function createTlsServer(options: TlsServerOptions): Server {
       requestTimeout: options.requestTimeoutMs,
       headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
       keepAliveTimeout: 65_000,
+      // Client RA-TLS certificates are self-signed: the handshake still proves
+      // the client holds the key, and trust comes from the evidence the
+      // ClientAttestation verifies, never from a CA (no CA key is handed out).
+      ...(attestation === undefined ? {} : { requestCert: true, rejectUnauthorized: false }),
     },
-    options.handler,
+    attestation === undefined ? options.handler : attestation.wrap(options.handler),
   );
+  if (attestation !== undefined) server.on('secureConnection', attestation.onSecureConnection);
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const code = err.code === 'HPE_HEADER_OVERFLOW' ? 'EG_HEADERS_TOO_LARGE' : 'EG_BAD_REQUEST';
     if (err.code !== 'ECONNRESET') options.logger.debug({ code, parser: err.code }, 'malformed request');
