@@ -194,6 +194,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       handler: createPipeline({
         policy: currentPolicy,
         draining: () => draining,
+        unavailable: () => (certificates?.expired === true ? 'the RA-TLS certificate expired and could not be renewed; no request is served until attestation succeeds' : undefined),
         upstream: pool,
         limits: config.limits,
         metrics,

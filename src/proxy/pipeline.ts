@@ -45,6 +45,8 @@ export interface PipelineDeps {
   readonly policy: () => PolicyEngine | undefined;
   /** True while shutting down: new requests are refused. */
   readonly draining: () => boolean;
+  /** Why no request is admitted right now, when the reason is not draining or a missing policy (e.g. an expired certificate). */
+  readonly unavailable?: () => string | undefined;
   readonly upstream: Dispatcher;
   readonly limits: PipelineLimits;
   readonly metrics: Metrics;
@@ -161,6 +163,8 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   const admit = (ex: Exchange): PolicyEngine => {
     const policy = deps.policy();
     if (deps.draining()) throw new EnclaveGateError('EG_NOT_READY', 'the proxy is shutting down');
+    const reason = deps.unavailable?.();
+    if (reason !== undefined) throw new EnclaveGateError('EG_NOT_READY', reason);
     if (policy === undefined) throw new EnclaveGateError('EG_NOT_READY', 'no policy is loaded');
     void ex;
     return policy;
