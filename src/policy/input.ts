@@ -9,6 +9,8 @@
  * no functions. They cross into wasm as JSON text.
  */
 
+import type { PiiFinding } from './builtins/pii.js';
+
 /** TLS facts about the client connection; null where not negotiated. */
 export interface PeerTls {
   /** e.g. "TLSv1.3". */
@@ -87,6 +89,12 @@ export interface RequestInput {
   readonly body?: unknown;
   /** Body length in bytes as received (0 without a body). */
   readonly body_size: number;
+  /**
+   * PII the proxy found in `body` (scanned once in TypeScript); present
+   * whenever `body` is. The default policy uses it instead of calling the
+   * builtin, which would make the body cross out of wasm again.
+   */
+  readonly pii?: readonly PiiFinding[];
   readonly peer: Peer;
 }
 
@@ -155,6 +163,8 @@ export interface ResponseInput {
   readonly body_format?: ResponseBodyFormat;
   /** The parsed JSON response body; present only when `body_format` is `json`. */
   readonly body?: unknown;
+  /** PII the proxy found in `body` (JSON responses), scanned once in TypeScript. */
+  readonly pii?: readonly PiiFinding[];
   /** Present only for a decision about findings in a stream event. */
   readonly event?: StreamEventInput;
 }

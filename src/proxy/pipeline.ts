@@ -20,6 +20,7 @@ import { acceptedRequestId, clientResponseHeaders, isJsonMediaType, upstreamRequ
 import { buildRequestInput, buildResponseInput } from './input.js';
 import { sendProblem, toProblem } from './respond.js';
 import { upstreamError } from './forward.js';
+import { scanPii } from '../policy/builtins/pii.js';
 import { redactJson, RedactionError } from './redact.js';
 import { protocolFromPath } from './stream/adapters.js';
 import { StreamPolicy } from './stream/policy-stream.js';
@@ -190,6 +191,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   const requestPolicy = (ex: Exchange, policy: PolicyEngine): Decision => {
     const declaredSize = Number(ex.req.headers['content-length'] ?? 0) || 0;
     ex.input = buildRequestInput(ex.req, ex.id, ex.body, ex.rawBody?.length ?? declaredSize);
+    // Scan once here rather than through the builtin: a builtin call makes the
+    // whole body cross out of wasm again as JSON (docs/policy.md, "Cost").
+    if (ex.body !== undefined) ex.input = { ...ex.input, pii: scanPii(ex.body.value) };
     const t0 = performance.now();
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
@@ -266,7 +270,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
           throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent a JSON response that does not parse');
         }
       }
-      const decision = decide({ ...base, body_format: 'json', ...(raw.length > 0 ? { body: parsed } : {}) });
+      const decision = decide({ ...base, body_format: 'json', ...(raw.length > 0 ? { body: parsed, pii: scanPii(parsed) } : {}) });
       if (!decision.allow) refuse(decision);
       if (decision.redact !== undefined) {
         try {

@@ -12,7 +12,10 @@ import { decodeClaims, reportDataFor } from '../../src/wire/claims.js';
 import { EVIDENCE_TAG, OID_TCG_DICE_TAGGED_EVIDENCE, decodeTaggedEvidence } from '../../src/wire/extension.js';
 import { decodeSimulatedEvidence } from '../../src/wire/simulated-evidence.js';
 import { loadPolicy } from '../../src/policy/engine.js';
-import { ensurePolicyBundle, startTestGateway, trustingAgent } from '../helpers/gateway.js';
+import { startTestGateway, trustingAgent } from '../helpers/gateway.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { closedPort, startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { findExtension } from '../helpers/x509-extensions.js';
 
@@ -254,7 +257,12 @@ describe('bad input and failures', () => {
   });
 
   it('denies with 500 when the policy throws (fail closed)', async () => {
-    const throwing = await loadPolicy(ensurePolicyBundle(), {
+    // An operator policy that calls the PII builtin itself (the default policy
+    // uses the proxy's own scan), with a builtin that throws.
+    const dir = mkdtempSync(join(tmpdir(), 'eg-throwing-policy-'));
+    writeFileSync(join(dir, 'request.rego'), 'package enclave_gate.request\n\ndecision := {"allow": count(enclave_gate.pii.scan(input.body)) == 0, "reasons": []}\n');
+    writeFileSync(join(dir, 'response.rego'), 'package enclave_gate.response\n\ndecision := {"allow": true, "reasons": []}\n');
+    const throwing = await loadPolicy(dir, {
       builtins: {
         'enclave_gate.pii.scan': () => {
           // opa-wasm builtins and aborts surface as thrown strings, not Errors.

@@ -185,3 +185,19 @@ test_missing_body_size_without_body_denied if {
 	d := request.decision with input as object.remove(chat, ["body", "body_size"])
 	d.reasons == ["default_deny"]
 }
+
+# The proxy passes its own scan as input.pii; the policy then trusts it and
+# does not call the builtin (which is mocked to find PII here to prove it).
+test_precomputed_findings_used_instead_of_builtin if {
+	request.decision == allowed with input as object.union(chat, {"pii": []})
+		with enclave_gate.pii.scan as always_email
+}
+
+test_precomputed_findings_deny if {
+	d := request.decision with input as object.union(chat, {"pii": [{"type": "email", "path": "/messages/0/content", "start": 0, "end": 5}]})
+		with enclave_gate.pii.scan as no_pii
+	d.allow == false
+	d.reasons == ["pii_detected:email:/messages/0/content"]
+}
+
+always_email(_) := [{"type": "email", "path": "/x", "start": 0, "end": 1}]

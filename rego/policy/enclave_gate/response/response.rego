@@ -60,6 +60,8 @@ model_route if input.request.path in model_routes
 # builtin for a JSON body, none otherwise (a stream's start, opaque, none).
 findings := input.event.findings if {
 	"event" in object.keys(input)
+} else := input.pii if {
+	"pii" in object.keys(input)
 } else := enclave_gate.pii.scan(input.body) if {
 	"body" in object.keys(input)
 } else := []

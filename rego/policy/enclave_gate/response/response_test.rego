@@ -137,3 +137,11 @@ test_opaque_elsewhere_allowed if {
 test_no_body_allowed_on_model_route if {
 	response.decision == {"allow": true, "reasons": []} with input as object.union(stream_start, {"body_format": "none"})
 }
+
+# The proxy's own scan (input.pii) is used instead of the builtin.
+test_precomputed_findings_redacted if {
+	response.decision == {"allow": true, "reasons": [], "redact": [
+		{"path": "/choices/0/message/content", "start": 0, "end": 11, "type": "email"},
+	]} with input as object.union(completion, {"pii": [{"type": "email", "path": "/choices/0/message/content", "start": 0, "end": 11}]})
+		with enclave_gate.pii.scan as not_an_array
+}
