@@ -11,8 +11,9 @@
 import { oneCharRepeated } from './char-class.js';
 import { abaValid } from './checksums.js';
 import { reportable, type ContextRule } from './context.js';
-import type { PiiDetector, ReportSpan } from './detector.js';
-import { forEachDigitWindow } from './digit-groups.js';
+import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
+import { digitWindows } from './digit-groups.js';
+import { findDigitRuns } from './digit-runs.js';
 
 const SHAPES = [[9], [4, 4, 1]] as const;
 
@@ -27,8 +28,12 @@ function prefixValid(digits: string): boolean {
   return p <= 12 || (p >= 21 && p <= 32) || (p >= 61 && p <= 72) || p === 80;
 }
 
-function scan(text: string, report: ReportSpan): void {
-  forEachDigitWindow(text, SHAPES, '-', (w) => {
+const windows = digitWindows(SHAPES, '-');
+
+function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
+  const runs = digits ?? findDigitRuns(text);
+  if (runs.count === 0) return;
+  windows(text, runs, (w) => {
     if (!prefixValid(w.digits) || !abaValid(w.digits) || oneCharRepeated(w.digits)) return true;
     if (!reportable(text, w.start, 0.15, RULE)) return true;
     return report(w.start, w.end);

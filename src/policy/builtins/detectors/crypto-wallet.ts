@@ -13,14 +13,21 @@
  *   specific; transaction hashes are 64); mixed case must satisfy EIP-55.
  *
  * Linear time: candidates are maximal runs of letters and digits that start
- * a word; each is examined once, and only runs of bounded length (≤ 90) are
+ * a word and hold a digit, found by growing a digit run (digit-runs.ts) both
+ * ways; each is examined once, and only runs of bounded length (≤ 90) are
  * decoded.
  */
 import { createHash } from 'node:crypto';
 
-import { ALNUM, inClass, isWordChar } from './char-class.js';
-import type { PiiDetector, ReportSpan } from './detector.js';
+import * as chars from './char-class.js';
+import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
+import { findDigitRuns } from './digit-runs.js';
 import { keccak256 } from './keccak.js';
+
+// Bound once: runners that rewrite imports into property reads (vite-node,
+// which runs the tests and benchmarks) would otherwise pay a lookup per call
+// in the loops below.
+const { ALNUM, inClass, isWordChar } = chars;
 
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const BASE58_VALUE = new Int8Array(128).fill(-1);
@@ -127,6 +134,9 @@ export function ethereumAddressValid(candidate: string): boolean {
   return true;
 }
 
+/** First characters of the address forms: Base58 "1"/"3", "0x", "bc1"/"BC1". */
+const ADDRESS_FIRST = '130bB';
+
 function valid(candidate: string): boolean {
   const first = candidate.charCodeAt(0);
   if (first === 0x31 || first === 0x33) return base58AddressValid(candidate);
@@ -135,21 +145,26 @@ function valid(candidate: string): boolean {
   return false;
 }
 
-function scan(text: string, report: ReportSpan): void {
+function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
+  const { count, starts, ends } = digits ?? findDigitRuns(text);
   const n = text.length;
-  let i = 0;
-  while (i < n) {
-    if (!inClass(ALNUM, text.charCodeAt(i)) || (i > 0 && isWordChar(text.charCodeAt(i - 1)))) {
-      i++;
-      continue;
-    }
-    const start = i;
-    while (i < n && inClass(ALNUM, text.charCodeAt(i))) i++;
+  // A candidate is a maximal run of ASCII letters and digits that starts a
+  // word. Every address form holds a digit ("1…", "3…", "0x…", "bc1…"), so
+  // only the runs around digit runs are read; `floor` is the end of the last.
+  let floor = 0;
+  for (let r = 0; r < count; r++) {
+    if (starts[r]! < floor) continue;
+    let start = starts[r]!;
+    while (start > floor && inClass(ALNUM, text.charCodeAt(start - 1))) start--;
+    let end = ends[r]!;
+    while (end < n && inClass(ALNUM, text.charCodeAt(end))) end++;
+    floor = end;
     // "_" glues the run to an identifier ("0xabc…_v2"); such runs are code, not addresses.
-    if (i < n && text.charCodeAt(i) === 0x5f) continue;
-    const length = i - start;
-    if (length < 26 || length > 90) continue;
-    if (valid(text.slice(start, i)) && !report(start, i)) return;
+    if (start > 0 && isWordChar(text.charCodeAt(start - 1))) continue;
+    if (end < n && text.charCodeAt(end) === 0x5f) continue;
+    const length = end - start;
+    if (length < 26 || length > 90 || !ADDRESS_FIRST.includes(text[start]!)) continue;
+    if (valid(text.slice(start, end)) && !report(start, end)) return;
   }
 }
 

@@ -4,6 +4,9 @@
  * string leaf. Adding a kind (phone, SSN, IBAN, …) means adding one detector
  * to the list in `pii.ts` and its name to `PiiType`.
  */
+import type { DigitRuns } from './digit-runs.js';
+
+export type { DigitRuns } from './digit-runs.js';
 
 /** Kinds of PII the scanner reports; the value is also the `type` Rego sees. */
 export type PiiType =
@@ -32,6 +35,10 @@ export interface PiiDetector {
    * overlaps. Must run in time linear in `text.length` whatever the input
    * (request bodies are attacker-controlled), must not throw on any string,
    * and must never keep or return the matched text itself.
+   *
+   * `digits` are the digit runs of `text` when the caller has already found
+   * them (scanPii finds them once per string for all detectors); a detector
+   * that uses them finds them itself when they are not given.
    */
-  scan(text: string, report: ReportSpan): void;
+  scan(text: string, report: ReportSpan, digits?: DigitRuns): void;
 }

@@ -11,10 +11,17 @@
  * a space while its own separator is not a space ("123-45-6789 2024" holds an
  * SSN-shaped window, "123-45-6789-01" does not).
  *
- * Linear time: every character is read once to build the runs, and every
- * group is the start of at most one window per shape, each of constant size.
+ * Linear time: the groups are the text's digit runs (digit-runs.ts), read
+ * once, and every group is the start of at most one window per shape, each
+ * of constant size.
  */
-import { asciiClass, inClass, isDigit, isWordChar } from './char-class.js';
+import * as chars from './char-class.js';
+import type { DigitRuns } from './digit-runs.js';
+
+// Bound once: runners that rewrite imports into property reads (vite-node,
+// which runs the tests and benchmarks) would otherwise pay a lookup per call
+// in the loops below.
+const { asciiClass, inClass, isDigit, isWordChar } = chars;
 
 const SPACE = 0x20;
 
@@ -38,76 +45,69 @@ function continuesNumber(text: string, mark: number, digit: number): boolean {
   return (code === 0x2e || code === 0x2c || code === 0x2f || code === 0x2d) && isDigit(text.charCodeAt(digit));
 }
 
+/** Finds the windows of one list of shapes; see {@link digitWindows}. */
+export type DigitWindowScan = (text: string, runs: DigitRuns, visit: (window: DigitWindow) => boolean) => void;
+
 /**
- * Calls `visit` for each window of `text` that matches one of `shapes` (group
- * lengths), tried in order at each group; after a match the search resumes
- * after the window. `separators` are the characters that may join groups.
- * Stops when `visit` returns false.
+ * A scan that calls `visit` for each window of a text that matches one of
+ * `shapes` (group lengths), tried in order at each group; after a match the
+ * search resumes after the window. `separators` are the characters that may
+ * join groups. The scan stops when `visit` returns false. It starts from the
+ * text's digit runs, so it reads only the characters around them.
  */
-export function forEachDigitWindow(
-  text: string,
-  shapes: readonly (readonly number[])[],
-  separators: string,
-  visit: (window: DigitWindow) => boolean,
-): void {
-  const n = text.length;
+export function digitWindows(shapes: readonly (readonly number[])[], separators: string): DigitWindowScan {
   const joins = asciiClass(separators);
   const minDigits = Math.min(...shapes.map((shape) => shape.reduce((a, b) => a + b, 0)));
-  const starts: number[] = [];
-  const ends: number[] = [];
   const seps: number[] = [];
-  let i = 0;
-  while (i < n) {
-    if (!isDigit(text.charCodeAt(i))) {
-      i++;
-      continue;
-    }
-    starts.length = 0;
-    ends.length = 0;
-    seps.length = 0;
-    for (;;) {
-      starts.push(i);
-      while (i < n && isDigit(text.charCodeAt(i))) i++;
-      ends.push(i);
-      const sep = i < n ? text.charCodeAt(i) : -1;
-      if (inClass(joins, sep) && i + 1 < n && isDigit(text.charCodeAt(i + 1))) {
-        seps.push(sep);
-        i++;
-        continue;
+  return (text, runs, visit) => {
+    const { count, starts, ends } = runs;
+    let r = 0;
+    while (r < count) {
+      // One run: digit groups joined by exactly one separator character.
+      // seps[k] joins groups k and k + 1 (entries from earlier runs are stale).
+      const first = r;
+      while (r + 1 < count && starts[r + 1] === ends[r]! + 1) {
+        const sep = text.charCodeAt(ends[r]!);
+        if (!inClass(joins, sep)) break;
+        seps[r - first] = sep;
+        r++;
       }
-      break;
-    }
-    const groups = starts.length;
-    // Most runs are short numbers ("2024", "3.5"); skip them without trying shapes.
-    let g = ends[groups - 1]! - starts[0]! < minDigits ? groups : 0;
-    while (g < groups) {
-      let matched = -1;
-      for (let s = 0; s < shapes.length && matched === -1; s++) {
-        const shape = shapes[s]!;
-        const h = g + shape.length - 1;
-        if (h >= groups) continue;
-        let ok = true;
-        for (let k = 0; k < shape.length && ok; k++) ok = ends[g + k]! - starts[g + k]! === shape[k];
-        const inner = shape.length > 1 ? seps[g]! : -1;
-        for (let k = g; k < h && ok; k++) ok = seps[k] === inner;
-        // Neighbours inside the run: only a space may join, and only when the
-        // window's own separator is something else.
-        // A space-separated window may still sit next to another token when
-        // that neighbour is itself joined onwards by something else ("871
-        // 738 4540 02-07-2021", "… 4540 1990.06.23").
-        if (ok && g > 0) ok = seps[g - 1] === SPACE && (inner !== SPACE || (g >= 2 ? seps[g - 2] !== SPACE : !leftOk(text, starts[0]!)));
-        if (ok && h < groups - 1) ok = seps[h] === SPACE && (inner !== SPACE || (h + 1 < groups - 1 ? seps[h + 1] !== SPACE : !rightOk(text, ends[groups - 1]!)));
-        if (ok && g === 0) ok = leftOk(text, starts[0]!);
-        if (ok && h === groups - 1) ok = rightOk(text, ends[h]!);
-        if (!ok) continue;
-        let digits = '';
-        for (let k = g; k <= h; k++) digits += text.slice(starts[k]!, ends[k]!);
-        if (!visit({ start: starts[g]!, end: ends[h]!, digits, shape: s, separated: shape.length > 1 })) return;
-        matched = h;
+      r++;
+      const groups = r - first;
+      // Most runs are short numbers ("2024", "3.5"); skip them without trying shapes.
+      if (ends[r - 1]! - starts[first]! < minDigits) continue;
+      const runStart = starts[first]!;
+      const runEnd = ends[r - 1]!;
+      let g = 0;
+      while (g < groups) {
+        let matched = -1;
+        for (let s = 0; s < shapes.length && matched === -1; s++) {
+          const shape = shapes[s]!;
+          const h = g + shape.length - 1;
+          if (h >= groups) continue;
+          let ok = true;
+          for (let k = 0; k < shape.length && ok; k++) ok = ends[first + g + k]! - starts[first + g + k]! === shape[k];
+          const inner = shape.length > 1 ? seps[g]! : -1;
+          for (let k = g; k < h && ok; k++) ok = seps[k] === inner;
+          // Neighbours inside the run: only a space may join, and only when the
+          // window's own separator is something else.
+          // A space-separated window may still sit next to another token when
+          // that neighbour is itself joined onwards by something else ("871
+          // 738 4540 02-07-2021", "… 4540 1990.06.23").
+          if (ok && g > 0) ok = seps[g - 1] === SPACE && (inner !== SPACE || (g >= 2 ? seps[g - 2] !== SPACE : !leftOk(text, runStart)));
+          if (ok && h < groups - 1) ok = seps[h] === SPACE && (inner !== SPACE || (h + 1 < groups - 1 ? seps[h + 1] !== SPACE : !rightOk(text, runEnd)));
+          if (ok && g === 0) ok = leftOk(text, runStart);
+          if (ok && h === groups - 1) ok = rightOk(text, runEnd);
+          if (!ok) continue;
+          let digits = '';
+          for (let k = g; k <= h; k++) digits += text.slice(starts[first + k]!, ends[first + k]!);
+          if (!visit({ start: starts[first + g]!, end: ends[first + h]!, digits, shape: s, separated: shape.length > 1 })) return;
+          matched = h;
+        }
+        g = matched === -1 ? g + 1 : matched + 1;
       }
-      g = matched === -1 ? g + 1 : matched + 1;
     }
-  }
+  };
 }
 
 /**

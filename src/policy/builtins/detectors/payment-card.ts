@@ -15,12 +15,20 @@
  *
  * Linear time: prefix sums over each run give Luhn for any window in O(1),
  * and each starting group has at most seven candidate ends (13–19 digits).
+ * The runs are built from the string's digit runs (digit-runs.ts), so text
+ * without digits costs nothing here.
  */
-import { asciiClass, DIGIT_0, inClass, isDigit } from './char-class.js';
+import * as chars from './char-class.js';
 import { knownIssuer } from './card-issuers.js';
 import { luhnDoubled } from './checksums.js';
 import { groupedIbanEnd } from './iban.js';
-import type { PiiDetector, ReportSpan } from './detector.js';
+import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
+import { findDigitRuns } from './digit-runs.js';
+
+// Bound once: runners that rewrite imports into property reads (vite-node,
+// which runs the tests and benchmarks) would otherwise pay a lookup per call
+// in the loops below.
+const { asciiClass, DIGIT_0, inClass, isDigit } = chars;
 
 const MIN_DIGITS = 13;
 const MAX_DIGITS = 19;
@@ -158,46 +166,30 @@ function first6(digits: Uint8Array, a: number): number {
   return value;
 }
 
-function scan(text: string, report: ReportSpan, requireIssuer: boolean): void {
-  const n = text.length;
-  // Group bounds of the current run; allocated at the first run, sized for
-  // the most groups the rest of the string can hold (one digit + separator).
-  let starts: Int32Array | undefined;
-  let ends: Int32Array | undefined;
-  let i = 0;
-  while (i < n) {
-    if (!isDigit(text.charCodeAt(i))) {
-      i++;
-      continue;
+function scan(text: string, report: ReportSpan, requireIssuer: boolean, runs: DigitRuns): void {
+  const { count, starts, ends } = runs;
+  let r = 0;
+  while (r < count) {
+    // Collect one run of groups: digit runs joined by exactly one separator.
+    const first = r;
+    let total = ends[r]! - starts[r]!;
+    while (r + 1 < count && starts[r + 1] === ends[r]! + 1) {
+      const sep = text.charCodeAt(ends[r]!);
+      if (sep !== SPACE && sep !== HYPHEN) break;
+      r++;
+      total += ends[r]! - starts[r]!;
     }
-    if (starts === undefined || ends === undefined) {
-      starts = new Int32Array(Math.ceil((n - i) / 2));
-      ends = new Int32Array(starts.length);
-    }
-    // Collect one run: groups of digits joined by exactly one separator.
-    let groups = 0;
-    let total = 0;
-    for (;;) {
-      starts[groups] = i;
-      while (i < n && isDigit(text.charCodeAt(i))) i++;
-      ends[groups] = i;
-      total += i - starts[groups]!;
-      groups++;
-      const sep = i < n ? text.charCodeAt(i) : -1;
-      if ((sep === SPACE || sep === HYPHEN) && i + 1 < n && isDigit(text.charCodeAt(i + 1))) {
-        i++;
-        continue;
-      }
-      break;
-    }
+    r++;
+    if (total < MIN_DIGITS) continue;
+    const groups = r - first;
+    const groupStarts = starts.subarray(first, r);
+    const groupEnds = ends.subarray(first, r);
     // Groups inside a printed IBAN ("SE34 3686 5260 7706 4638 3564") are the
     // IBAN detector's; windows start after them.
-    let first = 0;
-    if (total >= MIN_DIGITS) {
-      const ibanEnd = groupedIbanEnd(text, starts[0]!);
-      while (ibanEnd !== -1 && first < groups && starts[first]! < ibanEnd) first++;
-    }
-    if (total >= MIN_DIGITS && first < groups && !scanRun(text, starts, ends, groups, total, first, requireIssuer, report)) return;
+    let from = 0;
+    const ibanEnd = groupedIbanEnd(text, groupStarts[0]!);
+    while (ibanEnd !== -1 && from < groups && groupStarts[from]! < ibanEnd) from++;
+    if (from < groups && !scanRun(text, groupStarts, groupEnds, groups, total, from, requireIssuer, report)) return;
   }
 }
 
@@ -213,7 +205,7 @@ export interface PaymentCardOptions {
  */
 export function createPaymentCardDetector(options: PaymentCardOptions = {}): PiiDetector {
   const requireIssuer = options.requireKnownIssuer ?? true;
-  return { type: 'payment_card', scan: (text, report) => scan(text, report, requireIssuer) };
+  return { type: 'payment_card', scan: (text, report, digits) => scan(text, report, requireIssuer, digits ?? findDigitRuns(text)) };
 }
 
 /** Finds payment card numbers that pass the Luhn check and have a known IIN. */

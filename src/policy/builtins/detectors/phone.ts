@@ -31,9 +31,15 @@
  * Linear time: the next candidate starts after the end of the previous one,
  * whether it matched or not, so every character is read once.
  */
-import { isDigit, isWordChar } from './char-class.js';
+import * as chars from './char-class.js';
 import { reportable, type ContextRule } from './context.js';
-import type { PiiDetector, ReportSpan } from './detector.js';
+import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
+import { findDigitRuns } from './digit-runs.js';
+
+// Bound once: runners that rewrite imports into property reads (vite-node,
+// which runs the tests and benchmarks) would otherwise pay a lookup per call
+// in the loops below.
+const { isDigit, isWordChar } = chars;
 
 const PLUS = 0x2b;
 const OPEN = 0x28;
@@ -196,15 +202,53 @@ function gluedRight(text: string, end: number): boolean {
  */
 const MAX_DROPPED_GROUPS = 4;
 
-function scan(text: string, report: ReportSpan): void {
+/** Characters that may stand between two groups of one candidate: "415-555", "(415) 555", "(415)555". */
+function isGapChar(code: number): boolean {
+  return code === SPACE || code === HYPHEN || code === DOT || code === OPEN || code === CLOSE;
+}
+
+/**
+ * Whether digit runs r, r+1, … that follow each other with at most three
+ * gap characters between them (a superset of how a candidate's groups are
+ * joined) hold at least `min` digits. Reads at most `min` runs.
+ */
+function chainHasDigits(text: string, starts: Int32Array, ends: Int32Array, count: number, r: number, min: number): boolean {
+  let total = ends[r]! - starts[r]!;
+  for (let k = r; total < min; k++) {
+    if (k + 1 >= count || starts[k + 1]! - ends[k]! > 3) return false;
+    for (let g = ends[k]!; g < starts[k + 1]!; g++) if (!isGapChar(text.charCodeAt(g))) return false;
+    total += ends[k + 1]! - starts[k + 1]!;
+  }
+  return true;
+}
+
+function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
+  const { count, starts, ends } = digits ?? findDigitRuns(text);
   const n = text.length;
+  let r = 0;
   let i = 0;
   while (i < n) {
+    // Every candidate that can match holds a digit within its first three
+    // characters ("+(4…", "(4…", "+4…", "4…"): jump to two characters before
+    // the next digit run, or past the digits inside one, whose every position
+    // follows a digit and so cannot start a candidate.
+    while (r < count && ends[r]! <= i) r++;
+    if (r === count) return;
+    if (i < starts[r]! - 2) i = starts[r]! - 2;
+    else if (i > starts[r]!) i = ends[r]!;
     const code = text.charCodeAt(i);
     const opener = code === PLUS || code === OPEN || isDigit(code);
     const prev = i > 0 ? text.charCodeAt(i - 1) : -1;
     // Not inside a word or a longer token ("ID123…", "v1.2…", "a-415…", "+1+2").
     if (!opener || isWordChar(prev) || prev === DOT || prev === HYPHEN || prev === PLUS || prev === 0x2f) {
+      i++;
+      continue;
+    }
+    // Fewer than eight digits is never a phone number: when the digit runs
+    // close enough together to be one candidate's groups hold fewer, no
+    // candidate starting here can match, and the ones after it start in
+    // those runs too.
+    if (!chainHasDigits(text, starts, ends, count, r, 8)) {
       i++;
       continue;
     }

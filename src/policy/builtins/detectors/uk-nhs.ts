@@ -10,8 +10,9 @@
 import { oneCharRepeated } from './char-class.js';
 import { nhsValid } from './checksums.js';
 import { reportable, type ContextRule } from './context.js';
-import type { PiiDetector, ReportSpan } from './detector.js';
-import { forEachDigitWindow } from './digit-groups.js';
+import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
+import { digitWindows } from './digit-groups.js';
+import { findDigitRuns } from './digit-runs.js';
 
 const SHAPES = [[3, 3, 4], [10]] as const;
 
@@ -20,8 +21,12 @@ const RULE: ContextRule = {
   negative: ['phone', 'tel', 'mobile', 'call', 'order', 'invoice'],
 };
 
-function scan(text: string, report: ReportSpan): void {
-  forEachDigitWindow(text, SHAPES, ' -', (w) => {
+const windows = digitWindows(SHAPES, ' -');
+
+function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
+  const runs = digits ?? findDigitRuns(text);
+  if (runs.count === 0) return;
+  windows(text, runs, (w) => {
     if (!nhsValid(w.digits) || oneCharRepeated(w.digits)) return true;
     if (!reportable(text, w.start, w.separated ? 0.3 : 0.15, RULE)) return true;
     return report(w.start, w.end);

@@ -13,8 +13,9 @@
  */
 import { oneCharRepeated } from './char-class.js';
 import { reportable, type ContextRule } from './context.js';
-import type { PiiDetector, ReportSpan } from './detector.js';
-import { forEachDigitWindow } from './digit-groups.js';
+import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
+import { digitWindows } from './digit-groups.js';
+import { findDigitRuns } from './digit-runs.js';
 
 const SHAPES = [[3, 2, 4], [9]] as const;
 
@@ -36,8 +37,12 @@ export function ssnPlausible(digits: string): boolean {
   return !EXAMPLE_NUMBERS.has(digits);
 }
 
-function scan(text: string, report: ReportSpan): void {
-  forEachDigitWindow(text, SHAPES, '- ', (w) => {
+const windows = digitWindows(SHAPES, '- ');
+
+function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
+  const runs = digits ?? findDigitRuns(text);
+  if (runs.count === 0) return;
+  windows(text, runs, (w) => {
     if (!ssnPlausible(w.digits)) return true;
     if (!reportable(text, w.start, w.separated ? 0.3 : 0.15, RULE)) return true;
     return report(w.start, w.end);
