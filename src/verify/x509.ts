@@ -31,7 +31,10 @@ export function parseCertificate(input: Uint8Array | string, what: string): X509
     if (typeof input === 'string') return new X509Certificate(input);
     if (looksLikePem(input)) return new X509Certificate(Buffer.from(input).toString('latin1'));
     const der = Buffer.from(input);
-    const pem = `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    // 64-character lines with no empty line before the footer (an empty line
+    // when the base64 length is a multiple of 64 makes the PEM unreadable).
+    const body = (der.toString('base64').match(/.{1,64}/g) ?? []).join('\n');
+    const pem = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
     cert = new X509Certificate(pem);
   } catch (cause) {
     throw new VerifyError('EG_VERIFY_PARSE', `${what} is not a valid X.509 certificate`, { cause });

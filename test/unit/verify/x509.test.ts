@@ -21,6 +21,30 @@ describe('parseCertificate', () => {
     expect(parseCertificate(ask!.raw, 'ask').raw.equals(ask!.raw)).toBe(true);
   });
 
+  it('parses DER of every length, including base64 lengths that are a multiple of 64', async () => {
+    const { createSimulatedProvider } = await import('../../../src/evidence/simulated.js');
+    const { issueCertificate } = await import('../../../src/ratls/issue.js');
+    const { hashEntry } = await import('../../../src/wire/hash-entry.js');
+    const lengths = new Set<number>();
+    // ECDSA signatures vary in length, so certificates do too. With this
+    // common name they are 1342-1345 bytes, and 1342-1344 encode to exactly
+    // 28 full base64 lines: issue until one of those has been parsed.
+    const fullLines = (n: number): boolean => (Math.ceil(n / 3) * 4) % 64 === 0;
+    for (let i = 0; i < 100 && ![...lengths].some(fullLines); i++) {
+      const issued = await issueCertificate({
+        provider: createSimulatedProvider(),
+        policyHash: hashEntry('sha-384', new Uint8Array([7])),
+        keyAlgorithm: 'P-384',
+        validitySeconds: 3600,
+        subjectAltNames: ['localhost'],
+        commonName: 'appraisal-test',
+      });
+      lengths.add(issued.certDer.length);
+      expect(parseCertificate(issued.certDer, 'issued').raw.equals(Buffer.from(issued.certDer))).toBe(true);
+    }
+    expect([...lengths].some(fullLines)).toBe(true);
+  });
+
   it('accepts PEM as text or as bytes', () => {
     expect(parseCertificate(ark!.toString(), 'ark').fingerprint256).toBe(ark!.fingerprint256);
     expect(parseCertificate(Buffer.from(`\n${ark!.toString()}`), 'ark').fingerprint256).toBe(ark!.fingerprint256);
