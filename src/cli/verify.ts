@@ -11,6 +11,8 @@ import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { EXIT, VerifyError, describeThrown } from '../errors.js';
+import { loadAppraisalPolicy, type AppraisalPolicy } from '../verify/appraisal-policy.js';
+import { readTarGz } from '../policy/tar.js';
 import { verifyCertificate, verifyFreshAttestation } from '../verify/certificate.js';
 import { exchangeFreshness, type FreshExchange } from '../verify/fresh-client.js';
 import { PLATFORMS, verifyEvidence } from '../verify/evidence.js';
@@ -38,6 +40,9 @@ export const VERIFY_USAGE = `Usage:
 
 Options:
   --reference-values FILE   JSON reference values (docs/verify.md)
+  --appraisal-policy FILE   Rego appraisal policy: an opa build -t wasm bundle (.tar.gz) or its policy.wasm;
+                            it must return {"allow": true} for the verified result (docs/verify.md)
+  --appraisal-entrypoint E  entrypoint of the appraisal policy (needed when it has more than one)
   --allow-simulated         accept simulated evidence (development only)
   --allow-debug             accept debug TEEs
   --at ISO-8601             validation instant (default: now)
@@ -68,6 +73,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   timeout: { type: 'string' },
   fresh: { type: 'boolean' },
+  'appraisal-policy': { type: 'string' },
+  'appraisal-entrypoint': { type: 'string' },
   'allow-trailing-data': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -129,6 +136,28 @@ function loadCollateral(path: string | undefined): IntelCollateral | undefined {
   } catch (cause) {
     throw new VerifyError('EG_VERIFY_USAGE', `collateral ${path} is not JSON: ${describeThrown(cause)}`, { cause });
   }
+}
+
+/** Reads an appraisal policy: a bundle's /policy.wasm, or a bare .wasm module. */
+async function loadAppraisal(path: string | undefined, entrypoint: string | undefined): Promise<AppraisalPolicy | undefined> {
+  if (path === undefined) {
+    if (entrypoint !== undefined) usage('--appraisal-entrypoint needs --appraisal-policy');
+    return undefined;
+  }
+  const bytes = readInput(path, 'appraisal policy');
+  let wasm: Uint8Array = bytes;
+  if (/\.(tar\.gz|tgz)$/.test(path)) {
+    let files: ReadonlyMap<string, Uint8Array>;
+    try {
+      files = readTarGz(bytes);
+    } catch (cause) {
+      throw new VerifyError('EG_VERIFY_USAGE', `--appraisal-policy ${path} is not a readable bundle`, { cause });
+    }
+    const found = files.get('/policy.wasm');
+    if (found === undefined) usage(`--appraisal-policy ${path} has no /policy.wasm (build it with opa build -t wasm)`);
+    wasm = found;
+  }
+  return loadAppraisalPolicy(wasm, entrypoint);
 }
 
 function connectFailure(detail: string): Verdict {
@@ -217,6 +246,8 @@ interface Parsed {
     json?: boolean;
     timeout?: string;
     fresh?: boolean;
+    'appraisal-policy'?: string;
+    'appraisal-entrypoint'?: string;
     'allow-trailing-data'?: boolean;
     help?: boolean;
   };
@@ -234,7 +265,9 @@ async function run(parsed: Parsed): Promise<Verdict> {
   const referenceValues = loadReferenceValues(values['reference-values']);
   const endorsements = loadEndorsements(values.endorsements);
   const collateral = loadCollateral(values.collateral);
+  const appraisalPolicy = await loadAppraisal(values['appraisal-policy'], values['appraisal-entrypoint']);
   const common = {
+    ...(appraisalPolicy === undefined ? {} : { appraisalPolicy }),
     at,
     ...(referenceValues === undefined ? {} : { referenceValues }),
     ...(endorsements === undefined ? {} : { endorsements }),

@@ -18,6 +18,7 @@ import { X509Certificate, createHash, timingSafeEqual } from 'node:crypto';
 import { SubjectAlternativeNameExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import { Tag, cdeEncodeOptions, decode, encode } from 'cbor2';
 import { VerifyError } from '../errors.js';
+import { applyAppraisalPolicy } from './appraisal-policy.js';
 import { decodeClaims, reportDataFor, type RatlsClaims } from '../wire/claims.js';
 import {
   EVIDENCE_TAG,
@@ -540,9 +541,10 @@ export function verifyCertificate(cert: CertificateSource, options: VerifyCertif
   try {
     prepareRun(run, options, 'verifyCertificate');
     const read = readCertificate(cert, run.ctx);
-    if (read.extensions.has(OID_TCG_DICE_TAGGED_EVIDENCE) || read.extensions.has(OID_CMW)) return verifyEnclaveGate(read, run);
-    if (read.extensions.has(OID_OPEN_ENCLAVE_SGX_EVIDENCE)) return verifyOpenEnclave(read, run);
-    if (hasSanDocument(read.peculiar)) return verifyEvervault(read, run);
+    const appraised = (verdict: Verdict): Verdict => applyAppraisalPolicy(verdict, options.appraisalPolicy, transcript);
+    if (read.extensions.has(OID_TCG_DICE_TAGGED_EVIDENCE) || read.extensions.has(OID_CMW)) return appraised(verifyEnclaveGate(read, run));
+    if (read.extensions.has(OID_OPEN_ENCLAVE_SGX_EVIDENCE)) return appraised(verifyOpenEnclave(read, run));
+    if (hasSanDocument(read.peculiar)) return appraised(verifyEvervault(read, run));
     return fail(
       run.ctx,
       'cert.evidence',
@@ -584,7 +586,8 @@ export function verifyFreshAttestation(answer: unknown, options: VerifyFreshOpti
     run.platform = platformOfTag(tagged.tag);
     run.ctx.transcript.pass('fresh.answer', `${decoded.platform} evidence issued at ${decoded.issuedAt} (tag ${tagName(tagged.tag)})`);
     const read = readCertificate(options.certificate, run.ctx);
-    return verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter });
+    const verdict = verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter });
+    return applyAppraisalPolicy(verdict, options.appraisalPolicy, transcript);
   } catch (error) {
     return failureVerdict(error, transcript, run.platform);
   }

@@ -17,6 +17,7 @@
 import type { TLSSocket } from 'node:tls';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { VerifyError, describeThrown, type ErrorCode } from '../errors.js';
+import type { AppraisalPolicy } from './appraisal-policy.js';
 import { certificateFingerprint, verifyCertificate, verifyFreshAttestation } from './certificate.js';
 import { exchangeFreshness } from './fresh-client.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
@@ -32,6 +33,8 @@ export interface AttestedDispatcherOptions {
   readonly allowSimulated?: boolean;
   /** Accept debug TEEs. */
   readonly allowDebug?: boolean;
+  /** A Rego appraisal policy that must also allow each server (loadAppraisalPolicy). */
+  readonly appraisalPolicy?: AppraisalPolicy;
   /** Validation clock, read once per handshake. Default: the wall clock (this is a network edge). */
   readonly at?: () => Date;
   /**
@@ -144,6 +147,7 @@ export function createAttestedDispatcher(options: AttestedDispatcherOptions = {}
       referenceValues,
       allowSimulated: options.allowSimulated === true,
       allowDebug: options.allowDebug === true,
+      ...(options.appraisalPolicy === undefined ? {} : { appraisalPolicy: options.appraisalPolicy }),
       chainCache,
     });
     report(verdict);
@@ -197,6 +201,7 @@ export function createAttestedDispatcher(options: AttestedDispatcherOptions = {}
               referenceValues,
               allowSimulated: options.allowSimulated === true,
               allowDebug: options.allowDebug === true,
+      ...(options.appraisalPolicy === undefined ? {} : { appraisalPolicy: options.appraisalPolicy }),
               chainCache,
             });
             report(fresh);

@@ -7,6 +7,7 @@
  * verifies the same evidence after taking it out of a certificate; only
  * `verifyEvidence` is public API.
  */
+import { applyAppraisalPolicy, type AppraisalPolicy } from './appraisal-policy.js';
 import { VerifyError } from '../errors.js';
 import { appraiseIntel, verifyIntelQuote, type IntelCollateral, type IntelReferenceValues } from './intel/index.js';
 import { appraiseNitro, verifyNitroDocument, type NitroReferenceValues } from './nitro/index.js';
@@ -50,6 +51,8 @@ export interface AppraisalFlags {
   readonly allowSimulated?: boolean;
   /** Accept debug TEEs on every platform. */
   readonly allowDebug?: boolean;
+  /** A Rego appraisal policy that must also allow the verified result (appraisal-policy.ts). */
+  readonly appraisalPolicy?: AppraisalPolicy;
 }
 
 /** Input of {@link verifyEvidence}. */
@@ -273,7 +276,7 @@ export function verifyEvidence(input: VerifyEvidenceInput): Verdict {
     const evidence = verifyPlatformEvidence(input.platform, input.evidence, { ...input, ...flags }, ctx);
     appraiseEvidence(evidence, rv, flags, { kind: 'native' }, ctx);
     const validUntil = evidenceExpiry(evidence);
-    return successVerdict(evidence, transcript, validUntil === undefined ? {} : { validUntil });
+    return applyAppraisalPolicy(successVerdict(evidence, transcript, validUntil === undefined ? {} : { validUntil }), input.appraisalPolicy, transcript);
   } catch (error) {
     return failureVerdict(error, transcript, platform);
   }

@@ -31,6 +31,7 @@ export { createAttestedDispatcher, type AttestedDispatcherOptions } from './disp
 export { exchangeFreshness, type FreshExchange } from './fresh-client.js';
 export { FRESHNESS_PATH, EXPORTER_LABEL, EXPORTER_LENGTH, type FreshnessAnswer } from '../wire/freshness.js';
 export { parseReferenceValues, type ReferenceValues, type PlatformSection } from './reference-values.js';
+export { loadAppraisalPolicy, type AppraisalPolicy } from './appraisal-policy.js';
 export {
   formatVerdict,
   verdictExitCode,
