@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConfigfsTsmProvider, type ConfigfsTsmOptions } from '../../../src/evidence/configfs-tsm.js';
 import { GHCB_CERT_GUID } from '../../../src/evidence/ghcb-cert-table.js';
-import { EnclaveGateError } from '../../../src/errors.js';
 import { decodeStapledSnpEndorsements, verifyEvidence } from '../../../src/verify/index.js';
 import { EVIDENCE_TAG } from '../../../src/wire/extension.js';
 import { buildCertTable, createFakeTsm, type FakeTsm, type FakeTsmOptions } from '../../fakes/configfs-tsm.js';
 import { OTHER_REPORT_DATA, snpFixture, tdxV4Fixture, tdxV5Fixture } from './fixtures.js';
+import { rejection } from '../../helpers/expect-code.js';
 
 const fakes: FakeTsm[] = [];
 afterEach(async () => {
@@ -19,14 +19,6 @@ async function setup(fakeOptions: FakeTsmOptions, providerOptions: Omit<Configfs
   return { fake, provider };
 }
 
-async function failure(promise: Promise<unknown>): Promise<EnclaveGateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EnclaveGateError);
-  return error as EnclaveGateError;
-}
 
 describe('configfs-tsm provider, SEV-SNP (real dstack Milan report)', () => {
   const snp = snpFixture();
@@ -90,7 +82,7 @@ describe('configfs-tsm provider, SEV-SNP (real dstack Milan report)', () => {
 
   it('refuses a report that does not carry the requested report data', async () => {
     const { fake, provider } = await setup({ provider: 'sev_guest', outblob: () => snp.report });
-    const error = await failure(provider.getEvidence(OTHER_REPORT_DATA));
+    const error = await rejection(provider.getEvidence(OTHER_REPORT_DATA));
     expect(error.code).toBe('EG_ATTESTATION_FAILED');
     expect(error.message).toMatch(/does not carry the report data/);
     expect(await fake.liveDirs()).toEqual([]);
@@ -114,7 +106,7 @@ describe('configfs-tsm provider, TDX (real quotes)', () => {
   it('refuses an SNP report where a TDX quote is expected', async () => {
     const snp = snpFixture();
     const { provider } = await setup({ provider: 'tdx_guest', outblob: () => snp.report });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.message).toMatch(/not a recognisable tdx/);
   });
 });
@@ -124,7 +116,7 @@ describe('configfs-tsm provider failures', () => {
 
   it('missing report group → EG_ATTESTATION_UNAVAILABLE saying what is needed', async () => {
     const { provider } = await setup({ missingRoot: true });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.code).toBe('EG_ATTESTATION_UNAVAILABLE');
     expect(error.message).toMatch(/ENOENT.*Linux ≥ 6\.7.*configfs/);
     expect(error.details).toMatchObject({ provider: 'configfs-tsm', errno: 'ENOENT' });
@@ -132,21 +124,21 @@ describe('configfs-tsm provider failures', () => {
 
   it('no TSM driver registered (ENXIO) → EG_ATTESTATION_UNAVAILABLE', async () => {
     const { provider } = await setup({ provider: null });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.code).toBe('EG_ATTESTATION_UNAVAILABLE');
     expect(error.message).toMatch(/ENXIO.*sev-guest \/ tdx-guest driver/);
   });
 
   it('permission denied (EACCES) → EG_ATTESTATION_FAILED telling how to grant access', async () => {
     const { provider } = await setup({ mkdirErrno: 'EACCES' });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.code).toBe('EG_ATTESTATION_FAILED');
     expect(error.message).toMatch(/EACCES.*run enclave-gate as root/);
   });
 
   it('unknown provider attribute → EG_ATTESTATION_UNAVAILABLE before any quote is made', async () => {
     const { fake, provider } = await setup({ provider: 'arm_cca_guest', outblob: () => snp.report });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.code).toBe('EG_ATTESTATION_UNAVAILABLE');
     expect(error.message).toMatch(/"arm_cca_guest".*sev_guest and tdx_guest/);
     expect(fake.inblobs).toHaveLength(0);
@@ -162,7 +154,7 @@ describe('configfs-tsm provider failures', () => {
 
   it('always busy → EG_ATTESTATION_FAILED after the bounded attempts', async () => {
     const { fake, provider } = await setup({ outblob: () => snp.report, outblobErrnoAlways: 'EBUSY' }, { maxAttempts: 3 });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.code).toBe('EG_ATTESTATION_FAILED');
     expect(error.message).toMatch(/gave up after 3 attempts.*busy \(EBUSY\)/);
     expect(fake.calls.filter((c) => c === 'mkdir')).toHaveLength(3);
@@ -171,7 +163,7 @@ describe('configfs-tsm provider failures', () => {
 
   it('oversized report (EFBIG) → EG_ATTESTATION_FAILED naming the kernel limit', async () => {
     const { fake, provider } = await setup({ provider: 'tdx_guest', outblob: () => new Uint8Array(40 * 1024) });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.code).toBe('EG_ATTESTATION_FAILED');
     expect(error.message).toMatch(/EFBIG.*TSM_OUTBLOB_MAX/);
     expect(await fake.liveDirs()).toEqual([]);
@@ -185,7 +177,7 @@ describe('configfs-tsm provider failures', () => {
 
   it('generation race every time → EG_ATTESTATION_FAILED naming the other writer', async () => {
     const { fake, provider } = await setup({ outblob: () => snp.report, races: Number.POSITIVE_INFINITY }, { maxAttempts: 2 });
-    const error = await failure(provider.getEvidence(snp.reportData));
+    const error = await rejection(provider.getEvidence(snp.reportData));
     expect(error.code).toBe('EG_ATTESTATION_FAILED');
     expect(error.message).toMatch(/gave up after 2 attempts: generation went from 0 to 2.*another writer/);
     expect(await fake.liveDirs()).toEqual([]);
@@ -193,7 +185,7 @@ describe('configfs-tsm provider failures', () => {
 
   it('report data that is not 64 bytes is refused without touching the device', async () => {
     const { fake, provider } = await setup({});
-    const error = await failure(provider.getEvidence(new Uint8Array(32)));
+    const error = await rejection(provider.getEvidence(new Uint8Array(32)));
     expect(error.message).toMatch(/exactly 64 bytes, got 32 bytes/);
     expect(fake.calls).toEqual([]);
   });
@@ -217,6 +209,6 @@ describe('configfs-tsm probe', () => {
 
   it('rejects, typed, when the group is missing', async () => {
     const { provider } = await setup({ missingRoot: true });
-    expect((await failure(provider.probe())).code).toBe('EG_ATTESTATION_UNAVAILABLE');
+    expect((await rejection(provider.probe())).code).toBe('EG_ATTESTATION_UNAVAILABLE');
   });
 });

@@ -2,11 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EnclaveGateError } from '../../../src/errors.js';
 import { DSTACK_GET_QUOTE, createDstackProvider } from '../../../src/evidence/dstack.js';
 import { EVIDENCE_TAG } from '../../../src/wire/extension.js';
 import { startFakeDstack, type FakeDstack, type FakeDstackOptions } from '../../fakes/dstack.js';
 import { OTHER_REPORT_DATA, tdxV4Fixture } from './fixtures.js';
+import { rejection } from '../../helpers/expect-code.js';
 
 const agents: FakeDstack[] = [];
 afterEach(async () => {
@@ -19,14 +19,6 @@ async function agent(options: FakeDstackOptions): Promise<FakeDstack> {
   return a;
 }
 
-async function failure(promise: Promise<unknown>): Promise<EnclaveGateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EnclaveGateError);
-  return error as EnclaveGateError;
-}
 
 describe('dstack provider (real TDX quote behind a fake guest agent)', () => {
   const tdx = tdxV4Fixture();
@@ -46,7 +38,7 @@ describe('dstack provider (real TDX quote behind a fake guest agent)', () => {
   it('missing socket → EG_ATTESTATION_UNAVAILABLE telling to mount it', async () => {
     const provider = createDstackProvider({ socket: join(tmpdir(), 'eg-no-such-dstack.sock') });
     for (const attempt of [provider.getEvidence(tdx.reportData), provider.probe()]) {
-      const error = await failure(attempt);
+      const error = await rejection(attempt);
       expect(error.code).toBe('EG_ATTESTATION_UNAVAILABLE');
       expect(error.message).toMatch(/mount \/var\/run\/dstack\.sock/);
     }
@@ -56,7 +48,7 @@ describe('dstack provider (real TDX quote behind a fake guest agent)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'eg-dstack-'));
     try {
       await writeFile(join(dir, 'dstack.sock'), '');
-      const error = await failure(createDstackProvider({ socket: join(dir, 'dstack.sock') }).probe());
+      const error = await rejection(createDstackProvider({ socket: join(dir, 'dstack.sock') }).probe());
       expect(error.message).toMatch(/not a unix socket/);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -65,7 +57,7 @@ describe('dstack provider (real TDX quote behind a fake guest agent)', () => {
 
   it('an agent error → EG_ATTESTATION_FAILED with the agent\'s message', async () => {
     const fake = await agent({ answer: { status: 500, body: JSON.stringify({ error: 'failed to get quote: device busy' }) } });
-    const error = await failure(createDstackProvider({ socket: fake.socket }).getEvidence(tdx.reportData));
+    const error = await rejection(createDstackProvider({ socket: fake.socket }).getEvidence(tdx.reportData));
     expect(error.code).toBe('EG_ATTESTATION_FAILED');
     expect(error.message).toMatch(/HTTP 500: failed to get quote: device busy/);
   });
@@ -76,17 +68,17 @@ describe('dstack provider (real TDX quote behind a fake guest agent)', () => {
     ['bad hex', JSON.stringify({ quote: 'zz' }), /not hex/],
   ])('a malformed answer (%s) → EG_ATTESTATION_FAILED', async (_name, body, message) => {
     const fake = await agent({ answer: { status: 200, body } });
-    expect((await failure(createDstackProvider({ socket: fake.socket }).getEvidence(tdx.reportData))).message).toMatch(message);
+    expect((await rejection(createDstackProvider({ socket: fake.socket }).getEvidence(tdx.reportData))).message).toMatch(message);
   });
 
   it('a silent agent → EG_ATTESTATION_FAILED after the timeout', async () => {
     const fake = await agent({ quote: tdx.quote, delayMs: 1000 });
-    const error = await failure(createDstackProvider({ socket: fake.socket, timeoutMs: 50 }).getEvidence(tdx.reportData));
+    const error = await rejection(createDstackProvider({ socket: fake.socket, timeoutMs: 50 }).getEvidence(tdx.reportData));
     expect(error.message).toMatch(/did not answer within 50 ms/);
   });
 
   it('a quote over other report data is refused', async () => {
     const fake = await agent({ quote: tdx.quote });
-    expect((await failure(createDstackProvider({ socket: fake.socket }).getEvidence(OTHER_REPORT_DATA))).message).toMatch(/does not carry the report data/);
+    expect((await rejection(createDstackProvider({ socket: fake.socket }).getEvidence(OTHER_REPORT_DATA))).message).toMatch(/does not carry the report data/);
   });
 });

@@ -1,11 +1,11 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EnclaveGateError } from '../../../src/errors.js';
 import { createGramineProvider, type GramineFileSystem } from '../../../src/evidence/gramine.js';
 import { EVIDENCE_TAG } from '../../../src/wire/extension.js';
 import { createFakeGramine, type FakeGramine } from '../../fakes/gramine.js';
 import { OTHER_REPORT_DATA, sgxFixture, tdxV4Fixture } from './fixtures.js';
+import { rejection } from '../../helpers/expect-code.js';
 
 const devices: FakeGramine[] = [];
 afterEach(async () => {
@@ -18,14 +18,6 @@ async function device(options: Parameters<typeof createFakeGramine>[0]): Promise
   return d;
 }
 
-async function failure(promise: Promise<unknown>): Promise<EnclaveGateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EnclaveGateError);
-  return error as EnclaveGateError;
-}
 
 describe('gramine provider (real SGX quote behind a fake /dev/attestation)', () => {
   const sgx = sgxFixture();
@@ -48,26 +40,26 @@ describe('gramine provider (real SGX quote behind a fake /dev/attestation)', () 
   it.each(['none', 'epid'])('refuses attestation_type %s with EG_ATTESTATION_UNAVAILABLE', async (type) => {
     const dev = await device({ quote: sgx.quote, attestationType: type });
     const provider = createGramineProvider({ device: dev.dir });
-    const error = await failure(provider.getEvidence(sgx.reportData));
+    const error = await rejection(provider.getEvidence(sgx.reportData));
     expect(error.code).toBe('EG_ATTESTATION_UNAVAILABLE');
     expect(error.message).toMatch(/sgx\.remote_attestation = "dcap"/);
-    expect((await failure(provider.probe())).code).toBe('EG_ATTESTATION_UNAVAILABLE');
+    expect((await rejection(provider.probe())).code).toBe('EG_ATTESTATION_UNAVAILABLE');
   });
 
   it('outside Gramine (no device) → EG_ATTESTATION_UNAVAILABLE', async () => {
     const dev = await device({ quote: sgx.quote });
     await rm(dev.dir, { recursive: true });
-    const error = await failure(createGramineProvider({ device: dev.dir }).getEvidence(sgx.reportData));
+    const error = await rejection(createGramineProvider({ device: dev.dir }).getEvidence(sgx.reportData));
     expect(error.code).toBe('EG_ATTESTATION_UNAVAILABLE');
     expect(error.message).toMatch(/ENOENT.*not running inside a Gramine SGX enclave/);
   });
 
   it('refuses a quote over other report data, or a TDX quote', async () => {
     const dev = await device({ quote: sgx.quote });
-    expect((await failure(createGramineProvider({ device: dev.dir }).getEvidence(OTHER_REPORT_DATA))).message).toMatch(/does not carry the report data/);
+    expect((await rejection(createGramineProvider({ device: dev.dir }).getEvidence(OTHER_REPORT_DATA))).message).toMatch(/does not carry the report data/);
     const tdx = tdxV4Fixture();
     const tdxDev = await device({ quote: tdx.quote });
-    expect((await failure(createGramineProvider({ device: tdxDev.dir }).getEvidence(tdx.reportData))).message).toMatch(/is tdx evidence, expected sgx/);
+    expect((await rejection(createGramineProvider({ device: tdxDev.dir }).getEvidence(tdx.reportData))).message).toMatch(/is tdx evidence, expected sgx/);
   });
 
   it('serialises concurrent calls: the process-global pseudo-files are never interleaved', async () => {
