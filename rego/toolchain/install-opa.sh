@@ -9,7 +9,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN_DIR="${ROOT}/.tools/bin"
 OPA="${BIN_DIR}/opa"
 
-if [[ -x "${OPA}" ]] && "${OPA}" version 2>/dev/null | grep -q "^Version: ${OPA_VERSION#v}$"; then
+# Output is captured before it is matched: piping `opa version` into an early
+# exiting reader (grep -q, head) can kill opa with SIGPIPE, which pipefail
+# turns into a failure.
+installed_version() {
+  local out
+  out="$("${OPA}" version 2>/dev/null || true)"
+  printf '%s\n' "${out}" | sed -n 's/^Version: //p'
+}
+if [[ -x "${OPA}" ]] && [[ "$(installed_version)" == "${OPA_VERSION#v}" ]]; then
   exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then
@@ -19,4 +27,4 @@ fi
 mkdir -p "${BIN_DIR}"
 echo "install-opa: building OPA ${OPA_VERSION} with go install (first run takes a few minutes)" >&2
 GOBIN="${BIN_DIR}" CGO_ENABLED=0 go install "github.com/open-policy-agent/opa@${OPA_VERSION}"
-"${OPA}" version | head -1 >&2
+echo "install-opa: installed OPA $(installed_version)" >&2
