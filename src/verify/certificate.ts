@@ -221,13 +221,9 @@ function certificateDer(input: CertificateSource): Uint8Array {
 function readCertificate(input: CertificateSource, ctx: VerifyContext): ReadCertificate {
   return recorded(ctx, 'cert.parse', () => {
     const der = certificateDer(input);
-    // node:crypto reads a buffer as PEM first and takes the first BEGIN
-    // CERTIFICATE block anywhere in it: DER whose extensions embed a PEM
-    // chain (every Intel quote does) would parse as the embedded certificate.
-    // Handing it our own PEM of exactly these bytes removes the ambiguity.
-    const pem = `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
-    const node = parseCertificate(pem, 'certificate');
-    if (!Buffer.from(node.raw).equals(Buffer.from(der))) throw new VerifyError('EG_VERIFY_PARSE', 'the certificate has trailing or non-DER bytes');
+    // Parses exactly these DER bytes (never a PEM block embedded in them, as
+    // Intel quotes carry) and requires the encoding to match: see x509.ts.
+    const node = parseCertificate(der, 'certificate');
     let peculiar: PeculiarCertificate;
     try {
       peculiar = new PeculiarCertificate(der);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VerifyError } from '../../../src/errors.js';
 import { parseCertificate, parsePemBundle } from '../../../src/verify/x509.js';
+import { verifyCertificate } from '../../../src/verify/certificate.js';
 import { vectorText } from '../../helpers/vectors.js';
 
 describe('parseCertificate', () => {
@@ -41,6 +42,9 @@ describe('parseCertificate', () => {
       });
       lengths.add(issued.certDer.length);
       expect(parseCertificate(issued.certDer, 'issued').raw.equals(Buffer.from(issued.certDer))).toBe(true);
+      // The certificate verifier reads DER through the same path.
+      const verdict = verifyCertificate(issued.certDer, { at: new Date(), allowSimulated: true });
+      expect(verdict.message).toBeUndefined();
     }
     expect([...lengths].some(fullLines)).toBe(true);
   });
