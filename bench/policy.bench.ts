@@ -39,8 +39,9 @@ const peer = { address: '127.0.0.1', port: 50000, tls: { protocol: 'TLSv1.3', ci
 const headers = { host: 'localhost:8443', 'content-type': 'application/json', accept: 'application/json', 'user-agent': 'bench/1.0' };
 const base = { request_id: 'bench', query: '', parsed_query: {}, headers, peer };
 
-const prose = 'The customer asked whether the transaction of 42.50 EUR at the grocery store on Tuesday 14 May at 10:30 was flagged, and order 88123 looked normal for their history. ';
-function chatBody(targetBytes: number, pii: boolean): string {
+const numbersProse = 'The customer asked whether the transaction of 42.50 EUR at the grocery store on Tuesday 14 May at 10:30 was flagged, and order 88123 looked normal for their history. ';
+const plainProse = 'The customer asked whether the transaction at the grocery store on Tuesday morning was flagged, and we replied that it looked normal for their history. ';
+function chatBody(targetBytes: number, pii: boolean, prose = numbersProse): string {
   const messages: Array<{ role: string; content: string }> = [];
   while (JSON.stringify({ model: 'enclave-demo-1', messages }).length < targetBytes) {
     messages.push({ role: messages.length % 2 ? 'assistant' : 'user', content: prose.repeat(6) });
@@ -62,8 +63,12 @@ const h = time(() => engine.evaluateRequest(headerOnly));
 if (!engine.evaluateRequest(headerOnly).allow) throw new Error('header-only request should be allowed');
 row('header-only request decision (GET /v1/models)', h, tiny);
 
-for (const [label, pii] of [['16 KiB chat body, no PII', false], ['16 KiB chat body with PII (denied)', true]] as const) {
-  const raw = chatBody(16 * 1024, pii);
+for (const [label, pii, prose] of [
+  ['16 KiB chat body, plain prose, no PII', false, plainProse],
+  ['16 KiB chat body, prose with numbers, no PII', false, numbersProse],
+  ['16 KiB chat body with PII (denied)', true, numbersProse],
+] as const) {
+  const raw = chatBody(16 * 1024, pii, prose);
   const parse = time(() => JSON.parse(raw));
   row(`baseline: JSON.parse of the ${raw.length}-byte body`, parse);
   const decide = (): boolean => {
