@@ -58,8 +58,12 @@ enclave-gate demo is running
   policy digest    ${gateway.policy.digest.alg}:${gateway.policy.digest.hex}
   attestation      SIMULATED (development only; verifiers reject it unless told --allow-simulated)
 
-The certificate is self-signed and carries its attestation evidence; the pin
-below is its key, so curl talks to exactly this proxy instance.
+The certificate is self-signed and carries its attestation evidence. Verify it
+first (the evidence, the key binding, the policy digest, and fresh evidence bound
+to this very TLS session):
+  npx enclave-gate verify ${u} --allow-simulated --fresh
+
+The pin below is the certificate's key, so curl talks to exactly this proxy instance.
 
 Try:
   ${curl} ${u}/v1/models
