@@ -12,21 +12,13 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sigmoid } from './logistic.js';
 import { FEATURES, FEATURE_NAMES, featureVector, type Transaction, type TransactionField } from './transaction.js';
+import type { ClassificationMetrics } from './metrics.js';
 
 /** Format tag written into every weights file; bump it when the shape changes. */
 export const MODEL_FORMAT = 'enclave-gate/fraud-logreg@1';
 
-/** Metrics recorded in the weights file (rounded for stable output). */
-export interface RecordedMetrics {
-  readonly samples: number;
-  readonly positiveRate: number;
-  readonly threshold: number;
-  readonly accuracy: number;
-  readonly precision: number;
-  readonly recall: number;
-  readonly auc: number;
-  readonly logLoss: number;
-}
+/** Metrics recorded in the weights file: the classifier metrics without the raw counts, rounded for stable output. */
+export type RecordedMetrics = Omit<ClassificationMetrics, 'truePositives' | 'falsePositives' | 'trueNegatives' | 'falseNegatives'>;
 
 /** What scoring needs: standardisation and the fitted linear model. */
 export interface ModelParameters {

@@ -21,6 +21,7 @@ import {
   parseSnpReport,
   snpProductFromCpuid,
   type SnpCpuid,
+  type SnpPolicy,
   type SnpProduct,
   type SnpReport,
   type SnpTcb,
@@ -140,20 +141,8 @@ export type SnpTcbClaims = {
 export type SnpClaims = {
   readonly reportVersion: number;
   readonly guestSvn: number;
-  readonly policy: {
-    readonly raw: string;
-    readonly abiMajor: number;
-    readonly abiMinor: number;
-    readonly smt: boolean;
-    readonly migrateMa: boolean;
-    readonly debug: boolean;
-    readonly singleSocket: boolean;
-    readonly cxlAllowed: boolean;
-    readonly memAes256Xts: boolean;
-    readonly raplDis: boolean;
-    readonly ciphertextHiding: boolean;
-    readonly pageSwapDisable: boolean;
-  };
+  /** The decoded guest policy, its raw value as hex so the claims stay JSON-safe. */
+  readonly policy: Omit<SnpPolicy, 'raw'> & { readonly raw: string };
   readonly vmpl: number;
   readonly familyId: string;
   readonly imageId: string;
