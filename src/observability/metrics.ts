@@ -18,6 +18,8 @@ export interface Metrics {
   readonly duration: Histogram<'phase'>;
   /** Policy evaluations by entrypoint and outcome. */
   readonly policyEvaluations: Counter<'entrypoint' | 'outcome'>;
+  /** PII found by the proxy's scanner, by type and where (request, response, stream); never values. */
+  readonly piiFindings: Counter<'type' | 'direction'>;
   /** Connections opened to the model server; stays at most the pool size under steady load. */
   readonly upstreamConnections: Counter;
   /** 1 once the policy is loaded and the certificate issued. */
@@ -64,6 +66,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       name: 'enclave_gate_policy_evaluations_total',
       help: 'Policy evaluations by entrypoint and outcome (allow, deny, failure)',
       labelNames: ['entrypoint', 'outcome'],
+      registers,
+    }),
+    piiFindings: new Counter({
+      name: 'enclave_gate_pii_findings_total',
+      help: 'PII found by the scanner, by type and direction (request, response, stream); counts only, never values',
+      labelNames: ['type', 'direction'],
       registers,
     }),
     upstreamConnections: new Counter({

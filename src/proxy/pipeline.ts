@@ -122,6 +122,12 @@ function decisionError(decision: Decision, denyCode: ErrorCode): { error: Enclav
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { metrics, logger, limits } = deps;
 
+  // Findings are counted by type (a bounded set of detector names), never by value.
+  const countPii = <T extends readonly { readonly type: string }[]>(direction: 'request' | 'response' | 'stream', findings: T): T => {
+    for (const finding of findings) metrics.piiFindings.inc({ type: finding.type, direction });
+    return findings;
+  };
+
   // Stage 1 — identify. First, so that every later answer, errors included,
   // carries the request id the model server and the logs also see.
   const identify = (req: IncomingMessage, res: ServerResponse): Exchange => ({
@@ -193,7 +199,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     ex.input = buildRequestInput(ex.req, ex.id, ex.body, ex.rawBody?.length ?? declaredSize);
     // Scan once here rather than through the builtin: a builtin call makes the
     // whole body cross out of wasm again as JSON (docs/policy.md, "Cost").
-    if (ex.body !== undefined) ex.input = { ...ex.input, pii: scanPii(ex.body.value) };
+    if (ex.body !== undefined) ex.input = { ...ex.input, pii: countPii('request', scanPii(ex.body.value)) };
     const t0 = performance.now();
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
@@ -270,7 +276,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
           throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent a JSON response that does not parse');
         }
       }
-      const decision = decide({ ...base, body_format: 'json', ...(raw.length > 0 ? { body: parsed, pii: scanPii(parsed) } : {}) });
+      const decision = decide({ ...base, body_format: 'json', ...(raw.length > 0 ? { body: parsed, pii: countPii('response', scanPii(parsed)) } : {}) });
       if (!decision.allow) refuse(decision);
       if (decision.redact !== undefined) {
         try {
@@ -312,7 +318,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       format: format === 'ndjson' ? 'ndjson' : 'sse',
       protocol: protocolFromPath(ex.input!.path),
       requestId: ex.id,
-      decide: (event) => decide({ ...base, body_format: format, event }),
+      decide: (event) => decide({ ...base, body_format: format, event: { ...event, findings: countPii('stream', event.findings) } }),
       ...(limits.streamWindowChars === undefined ? {} : { windowChars: limits.streamWindowChars }),
       ...(limits.streamMaxHoldChars === undefined ? {} : { maxHoldChars: limits.streamMaxHoldChars }),
     });

@@ -327,6 +327,10 @@ describe('admin listener', () => {
     expect(text).toMatch(/enclave_gate_requests_total\{decision="allow",code="ok"\} [1-9]/);
     expect(text).toMatch(/enclave_gate_request_duration_seconds_bucket\{le="0\.005",phase="policy"\}/);
     expect(text).toMatch(/enclave_gate_attestation_insecure\{provider="simulated"\} 1/);
+    // Earlier tests sent an e-mail address and a Luhn-valid card in request bodies.
+    expect(text).toMatch(/enclave_gate_pii_findings_total\{type="email",direction="request"\} [1-9]/);
+    expect(text).toMatch(/enclave_gate_pii_findings_total\{type="payment_card",direction="request"\} [1-9]/);
+    expect(text).not.toMatch(/alice\.smith/);
     const missing = await request(`${gateway.adminUrl}/nope`);
     expect(missing.statusCode).toBe(404);
     await missing.body.dump();
