@@ -29,6 +29,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { PII_DETECTORS, scanPii, type PiiDetector, type ScanOptions } from '../src/policy/builtins/pii.js';
+import { createRng } from '../src/demo/prng.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SAMPLES = Number(process.env['BENCH_PII_SAMPLES'] ?? 2_000);
@@ -44,16 +45,9 @@ const current: Impl = { scanPii, PII_DETECTORS };
 const baselinePath = process.env['BENCH_PII_BASELINE'];
 const baseline: Impl | undefined = baselinePath === undefined ? undefined : ((await import(pathToFileURL(resolve(baselinePath)).href)) as Impl);
 
-/** Mulberry32: a small seeded PRNG, so every run builds the same bodies. */
+/** A seeded PRNG (the demo's mulberry32), so every run builds the same bodies. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 const PROSE = [

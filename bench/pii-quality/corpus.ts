@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 
 import type { PiiType } from '../../src/policy/builtins/detectors/detector.js';
 import { keccak256 } from '../../src/policy/builtins/detectors/keccak.js';
+import { createRng } from '../../src/demo/prng.js';
 
 /** One labelled PII span. */
 export interface Label {
@@ -34,16 +35,9 @@ export interface Sample {
   readonly tags: string[];
 }
 
-/** mulberry32: small, fast, and the same sequence everywhere for a seed. */
+/** The seeded mulberry32 stream the demo uses: the same sequence everywhere for a seed. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return createRng(seed).next;
 }
 
 type Rng = () => number;
