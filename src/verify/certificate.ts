@@ -48,6 +48,7 @@ import type { SnpEndorsements } from './sev-snp/index.js';
 import { Transcript, recorded, type Platform, type VerifiedEvidence, type VerifyContext } from './types.js';
 import { failureVerdict, successVerdict, type RatlsBinding, type Verdict } from './verdict.js';
 import { checkValidity, fingerprint256, parseCertificate } from './x509.js';
+import { toHex as hex } from './bytes.js';
 
 /** A certificate as DER bytes, or PEM as text or bytes. */
 export type CertificateSource = Uint8Array | string;
@@ -279,9 +280,6 @@ function checkCertificateValidity(cert: ReadCertificate, ctx: VerifyContext): vo
   );
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
 
 function minDate(a: Date, b: Date | undefined): Date {
   return b !== undefined && b < a ? b : a;

@@ -234,10 +234,8 @@ export function readCertificateFields(der: Uint8Array, what: string): Certificat
   return { serial, issuer, subject, extensions };
 }
 
-/** Lower-case hex of a byte string. */
-export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
+/** Shared with the other verifiers (../bytes.ts); kept importable from here for the Intel modules. */
+export { toHex } from '../bytes.js';
 
 /** Byte-wise equality. */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -15,6 +15,7 @@ import { recorded, type VerifiedEvidence, type VerifyContext } from '../types.js
 import { parseCertificate, verifyChain } from '../x509.js';
 import { parseNitroDocument, type NitroAttestationDocument, type NitroCoseSign1, type ParsedNitroDocument } from './parse.js';
 import { NITRO_PINNED_ROOTS } from './roots.js';
+import { toHex as hex } from '../bytes.js';
 
 /** Platform-specific claims of a verified Nitro document; every value is JSON-safe. */
 export interface NitroClaims {
@@ -47,9 +48,6 @@ export interface NitroVerifyOptions {
 
 const CHAIN_LABEL = 'nitro.cert';
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
 
 /** CBOR head (major type + length) for lengths below 2^32, which is all a bounded document needs. */
 function cborHead(major: number, length: number): Uint8Array {

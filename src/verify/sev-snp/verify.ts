@@ -27,6 +27,7 @@ import {
   type SnpTcb,
 } from './parse.js';
 import { pinnedArkByFingerprint, productDisplayName, type PinnedArk } from './roots.js';
+import { toHex as hex } from '../bytes.js';
 
 /** A certificate as callers hold it: DER bytes, or PEM as text or bytes. */
 export type CertificateInput = Uint8Array | string;
@@ -192,9 +193,6 @@ export interface SnpVerifiedEvidence extends VerifiedEvidence {
  */
 const MAX_CHAIN_CERTIFICATES = 12;
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
 
 function fail(ctx: VerifyContext, step: string, code: ErrorCode & `EG_VERIFY_${string}`, detail: string): never {
   ctx.transcript.fail(step, code, detail);

@@ -11,6 +11,7 @@
 import { VerifyError } from '../../errors.js';
 import { decodeSimulatedEvidence, type SimulatedEvidenceBody } from '../../wire/simulated-evidence.js';
 import type { VerifiedEvidence, VerifyContext } from '../types.js';
+import { toHex as hex } from '../bytes.js';
 
 /** Options of {@link verifySimulatedEvidence}. */
 export interface SimulatedVerifyOptions {
@@ -18,9 +19,6 @@ export interface SimulatedVerifyOptions {
   readonly allowSimulated?: boolean;
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
 
 /**
  * Verifies simulated evidence at `ctx.at`. Steps: `simulated.signature`
