@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { PiiFinding } from '../policy/builtins/pii.js';
 import type { RequestInput, ResponseInput } from '../policy/input.js';
 import { peerAttestationOf } from './client-attestation.js';
 import { policyHeaders, policyResponseHeaders } from './headers.js';
@@ -30,8 +31,16 @@ export function splitTarget(target: string): { path: string; parsedPath: string[
   return { path, parsedPath, query, parsedQuery };
 }
 
-/** Builds the request decision input. `body` is the parsed JSON body, when the request had one. */
-export function buildRequestInput(req: IncomingMessage, requestId: string, body: { value: unknown } | undefined, bodySize: number): RequestInput {
+/**
+ * Builds the request decision input. `body` is the parsed JSON body, when the
+ * request had one, with the PII findings the proxy's scan made of it.
+ */
+export function buildRequestInput(
+  req: IncomingMessage,
+  requestId: string,
+  body: { value: unknown; pii?: readonly PiiFinding[] } | undefined,
+  bodySize: number,
+): RequestInput {
   const target = splitTarget(req.url ?? '/');
   const socket = req.socket as TLSSocket;
   const cipher = typeof socket.getCipher === 'function' ? socket.getCipher() : undefined;
@@ -49,6 +58,7 @@ export function buildRequestInput(req: IncomingMessage, requestId: string, body:
     parsed_query: target.parsedQuery,
     headers: policyHeaders(req.headers),
     ...(body === undefined ? {} : { body: body.value }),
+    ...(body?.pii === undefined ? {} : { pii: body.pii }),
     body_size: bodySize,
     peer: {
       address: req.socket.remoteAddress ?? '',

@@ -196,10 +196,10 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   // Stage 4 — request policy. Before a single byte goes upstream: fail closed.
   const requestPolicy = (ex: Exchange, policy: PolicyEngine): Decision => {
     const declaredSize = Number(ex.req.headers['content-length'] ?? 0) || 0;
-    ex.input = buildRequestInput(ex.req, ex.id, ex.body, ex.rawBody?.length ?? declaredSize);
     // Scan once here rather than through the builtin: a builtin call makes the
     // whole body cross out of wasm again as JSON (docs/policy.md, "Cost").
-    if (ex.body !== undefined) ex.input = { ...ex.input, pii: countPii('request', scanPii(ex.body.value)) };
+    const body = ex.body === undefined ? undefined : { value: ex.body.value, pii: countPii('request', scanPii(ex.body.value)) };
+    ex.input = buildRequestInput(ex.req, ex.id, body, ex.rawBody?.length ?? declaredSize);
     const t0 = performance.now();
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
