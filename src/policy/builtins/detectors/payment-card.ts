@@ -67,6 +67,28 @@ function glued(text: string, before: number, after: number): { left: boolean; ri
   };
 }
 
+/** How far past a run of digit groups to look for letters of a hyphenated identifier. */
+const IDENTIFIER_REACH = 48;
+
+/**
+ * Whether the digits in text[start, end) are part of a hyphen-joined
+ * identifier that also holds letters, such as a UUID whose first groups happen
+ * to be all digits ("22262966-3733-4317-abaa-…"): such runs are ids, not card
+ * numbers. The walk is bounded, so a scan stays linear.
+ */
+function inHyphenatedIdentifier(text: string, start: number, end: number): boolean {
+  const isPart = (c: number): boolean => c === HYPHEN || isDigit(c) || inClass(WORD, c);
+  // Only a run that a hyphen, or a letter on its right, joins to something else can be part of one.
+  if (text.charCodeAt(start - 1) !== HYPHEN && text.charCodeAt(end) !== HYPHEN && !inClass(WORD, text.charCodeAt(end))) return false;
+  for (let i = start - 1, k = 0; i >= 0 && k < IDENTIFIER_REACH && isPart(text.charCodeAt(i)); i--, k++) {
+    if (inClass(WORD, text.charCodeAt(i)) && text.charCodeAt(i) !== 0x5f) return true;
+  }
+  for (let i = end, k = 0; i < text.length && k < IDENTIFIER_REACH && isPart(text.charCodeAt(i)); i++, k++) {
+    if (inClass(WORD, text.charCodeAt(i)) && text.charCodeAt(i) !== 0x5f) return true;
+  }
+  return false;
+}
+
 /**
  * Examines one run of `groups` digit groups (bounds in starts/ends) holding
  * `total` digits, and reports the card numbers in it. Returns false when
@@ -121,6 +143,8 @@ function scanRun(
   offset[groups] = k;
 
   const edge = glued(text, starts[0]! - 1, ends[groups - 1]!);
+  // Hyphen-joined with letters around it (a UUID, a serial): an identifier, never a card.
+  if (inHyphenatedIdentifier(text, starts[0]!, ends[groups - 1]!)) return true;
   // For start group s, the candidate end groups are lo..hi: lo is the first
   // whose window reaches 13 digits, hi the last within 19. Both only move
   // forward as s does, so finding them is amortised O(1); the longest valid

@@ -57,6 +57,17 @@ describe('payment card IIN ranges', () => {
     expect(matches(paymentCardDetector, 'DE89 3704 0044 0532 0130 00 4111111111111111')).toEqual(['4111111111111111']);
   });
 
+  it('does not report the leading digits of a UUID (found as false positives on random request ids)', () => {
+    // The first three groups of these are 16 digits that pass Luhn and an IIN range.
+    for (const uuid of ['22262966-3733-4317-abaa-f9669113fc2f', '51963440-0812-4575-bb4b-c7dfb5d3581f', '43376444-6880-1940-9e0f-89211a23817e']) {
+      expect(luhnValid(uuid.slice(0, 18).replaceAll('-', ''))).toBe(true);
+      expect(matches(paymentCardDetector, `request ${uuid} done`)).toEqual([]);
+    }
+    // A dash-grouped card standing alone is still a card.
+    expect(matches(paymentCardDetector, 'pay with 4111-1111-1111-1111 today')).toEqual(['4111-1111-1111-1111']);
+    expect(matches(paymentCardDetector, 'card 4111-1111-1111-1111-')).toEqual(['4111-1111-1111-1111']);
+  });
+
   it('does not join a phone number and a date into a card', () => {
     expect(matches(paymentCardDetector, 'fax +33 5 64 72 94 95 03-19-2014')).toEqual([]);
   });
