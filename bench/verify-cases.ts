@@ -14,11 +14,11 @@ import { Transcript, type VerifyContext } from '../src/verify/types.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The vectors directory: $ENCLAVE_GATE_VECTORS or ../shared/vectors beside the checkout. */
+/** The vectors directory: $ENCLAVE_GATE_VECTORS or the project's copy in test/vectors. */
 export function vectorsDir(): string {
-  const dir = process.env['ENCLAVE_GATE_VECTORS'] ?? resolve(ROOT, '..', 'shared', 'vectors');
+  const dir = process.env['ENCLAVE_GATE_VECTORS'] ?? resolve(ROOT, 'test', 'vectors');
   if (!existsSync(join(dir, 'README.md'))) {
-    throw new Error(`vectors not found at ${dir}: place shared/vectors beside the checkout or set ENCLAVE_GATE_VECTORS`);
+    throw new Error(`vectors not found at ${dir}: restore test/vectors from the repository or set ENCLAVE_GATE_VECTORS`);
   }
   return dir;
 }

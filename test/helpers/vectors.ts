@@ -1,6 +1,7 @@
 /**
- * Locates the real hardware evidence in ../shared/vectors (or
- * $ENCLAVE_GATE_VECTORS). Tests fail loudly when the directory is missing:
+ * Locates the real hardware evidence: the project's own copy in test/vectors
+ * (refreshed from ../shared/vectors when that grows), or
+ * $ENCLAVE_GATE_VECTORS. Tests fail loudly when the directory is missing:
  * a verifier test that silently skips proves nothing.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,10 +12,10 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Absolute path of the vectors directory; throws when it is missing. */
 export function vectorsDir(): string {
-  const dir = process.env['ENCLAVE_GATE_VECTORS'] ?? resolve(repoRoot, '..', 'shared', 'vectors');
+  const dir = process.env['ENCLAVE_GATE_VECTORS'] ?? resolve(repoRoot, 'test', 'vectors');
   if (!existsSync(join(dir, 'README.md'))) {
     throw new Error(
-      `test vectors not found at ${dir}: place shared/vectors beside the checkout or set ENCLAVE_GATE_VECTORS`,
+      `test vectors not found at ${dir}: restore test/vectors from the repository or set ENCLAVE_GATE_VECTORS`,
     );
   }
   return dir;

@@ -1,5 +1,5 @@
 /**
- * Real hardware evidence from ../shared/vectors, cut the way each device
+ * Real hardware evidence from test/vectors, cut the way each device
  * would hand it out, with the report data each carries (located by the
  * offsets of the vendor specs, independently of src/evidence/report-data.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * Every TDX and SGX quote in shared/vectors verified at the instant the
+ * Every TDX and SGX quote in test/vectors verified at the instant the
  * vectors README gives, with the collateral the README pairs it with, and the
  * values and TCB statuses the README states.
  */

@@ -1,5 +1,5 @@
 /**
- * Nitro test fixtures: the expectations that ../shared/vectors/README.md
+ * Nitro test fixtures: the expectations that test/vectors/README.md
  * states for every Nitro document (written out here by hand so that the
  * tests compare the verifier against the README, not against itself), and
  * helpers that rebuild a document with one part changed.

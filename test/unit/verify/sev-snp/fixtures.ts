@@ -1,5 +1,5 @@
 /**
- * The SEV-SNP vectors (../shared/vectors/sev-snp, README §1) with the
+ * The SEV-SNP vectors (test/vectors/sev-snp, README §1) with the
  * validation instant each test uses (inside the VEK window the README gives)
  * and the endorsements each needs. Values asserted in tests come from the
  * README, not from running this code.
