@@ -18,31 +18,14 @@ for f in "${POLICY_DIR}" "${CAPABILITIES}"; do
 done
 
 mkdir -p "${OUT_DIR}"
-# Write next to the target and rename, so a failed build never leaves a
-# half-written bundle where the proxy would pick it up.
-TMP="$(mktemp "${OUT_DIR}/.bundle.XXXXXX")"
-trap 'rm -f "${TMP}"' EXIT
-
-# Run from inside the policy directory with "." as the path: OPA stores file
-# names relative to the path it is given, and they end up in the bundle and in
-# the wasm module, so building from elsewhere would change the digest.
-# The capabilities file limits builtins to what runs in wasm plus ours, so a
-# builtin the runtime lacks fails here rather than at evaluation time.
-# No -O: with OPA 1.22.3, -O=1 gives a byte-identical bundle for this policy,
-# and fails ("unsupported built-in: enclave_gate.pii.scan") when partial
-# evaluation meets our TypeScript builtin in some rule shapes, so it would only
-# make future policy edits break for no gain.
-if ! LOG="$(cd "${POLICY_DIR}" && "${OPA}" build . \
-  --target wasm \
-  --capabilities "${CAPABILITIES}" \
-  --entrypoint enclave_gate/request/decision \
-  --entrypoint enclave_gate/response/decision \
-  --ignore '*_test.rego' \
-  --output "${TMP}" 2>&1)"; then
-  echo "build: opa build of rego/policy failed:" >&2
-  echo "${LOG}" >&2
-  exit 1
-fi
-chmod 0644 "${TMP}"  # mktemp makes it 0600; the proxy may run as another user
-mv -f "${TMP}" "${OUT}"
-trap - EXIT
+# src/policy/compile.ts runs the build (same code as `--policy DIR` at run
+# time): `opa build -b -t wasm` from a scratch copy, with "." as the path so
+# file names and the digest do not depend on where the checkout is; the
+# capabilities file, so a builtin the runtime lacks fails here rather than at
+# evaluation time; and the input-usage metadata in .manifest, which lets the
+# proxy give the policy a compact input (docs/policy.md). No -O: with OPA
+# 1.22.3, -O=1 gives the same module for this policy and fails ("unsupported
+# built-in: enclave_gate.pii.scan") when partial evaluation meets our
+# TypeScript builtin in some rule shapes.
+cd "${ROOT}"
+npx --no-install vite-node rego/toolchain/build-bundle.ts "${POLICY_DIR}" "${OUT}" "${OPA}" "${CAPABILITIES}"

@@ -25,6 +25,12 @@ export interface BundleContents {
   readonly wasm: Uint8Array;
   /** Every `data.json` merged into one document, as `data` in Rego. */
   readonly data: Record<string, unknown>;
+  /**
+   * `.manifest` metadata.enclave_gate, written by our own build
+   * (compile.ts): e.g. the input members the Rego reads. Undefined for a
+   * bundle built by other tooling.
+   */
+  readonly buildMetadata?: unknown;
 }
 
 /** The bundle signature file, which signs the other files and so is outside the digest. */
@@ -84,7 +90,7 @@ export function bundleDigest(files: Iterable<readonly [string, Uint8Array]>): Po
 }
 
 /** Reads `.manifest`: the revision and the module named for each entrypoint. */
-function readManifest(files: ArchiveFiles): { revision: string; modules: Map<string, string> } {
+function readManifest(files: ArchiveFiles): { revision: string; modules: Map<string, string>; buildMetadata?: unknown } {
   const bytes = files.get(MANIFEST_PATH);
   const modules = new Map<string, string>();
   if (bytes === undefined) return { revision: '', modules };
@@ -99,7 +105,9 @@ function readManifest(files: ArchiveFiles): { revision: string; modules: Map<str
     }
     modules.set(entry.entrypoint, normalizeArchivePath(entry.module));
   }
-  return { revision, modules };
+  const metadata = manifest['metadata'];
+  const buildMetadata = isRecord(metadata) ? metadata['enclave_gate'] : undefined;
+  return buildMetadata === undefined ? { revision, modules } : { revision, modules, buildMetadata };
 }
 
 /** Places `value` at `segments` inside `target`, merging objects; conflicts fail. */
@@ -134,7 +142,7 @@ function mergeAt(target: Record<string, unknown>, segments: readonly string[], v
  * what the policy decides.
  */
 export function readBundle(files: ArchiveFiles, entrypoints: readonly string[]): BundleContents {
-  const { revision, modules } = readManifest(files);
+  const { revision, modules, buildMetadata } = readManifest(files);
   let modulePath = DEFAULT_WASM_PATH;
   if (modules.size > 0) {
     const named = new Set<string>();
@@ -157,5 +165,5 @@ export function readBundle(files: ArchiveFiles, entrypoints: readonly string[]):
     if (name !== 'data.json') continue;
     mergeAt(data, segments, parseJson(path, bytes), path);
   }
-  return { revision, wasm, data };
+  return buildMetadata === undefined ? { revision, wasm, data } : { revision, wasm, data, buildMetadata };
 }

@@ -1,16 +1,24 @@
 /**
- * Compiles a directory of Rego into a wasm bundle with the pinned OPA CLI, the
- * way rego/toolchain/build.sh does, for development and tests (`loadPolicy`
- * given a directory). Production loads the prebuilt rego/build/bundle.tar.gz.
+ * Compiles a directory of Rego into a wasm bundle with the pinned OPA CLI: for
+ * rego/toolchain/build.sh (through build-bundle.ts), for `loadPolicy` given a
+ * directory, and for tests.
+ *
+ * Besides `opa build -t wasm`, it reads the real Rego sources once and writes
+ * what they can read of the input (input-usage.ts) into the bundle's
+ * `.manifest` metadata, so the engine can evaluate on a compact input. The
+ * sources are copied to a scratch directory first, because `opa build` only
+ * takes a `.manifest` from a directory it builds in bundle mode (-b), and
+ * the user's directory must not be written to.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { EnclaveGateError } from '../errors.js';
 import { POLICY_ENTRYPOINTS } from './entrypoints.js';
+import { analyseInputUsage, deterministicSources, inputUsageToJson } from './input-usage.js';
 
 /** The OPA CLI rego/toolchain/install-opa.sh installs (this file sits two levels below the repo root, in src/ or dist/). */
 export const DEFAULT_OPA_PATH = fileURLToPath(new URL('../../.tools/bin/opa', import.meta.url));
@@ -59,14 +67,51 @@ export async function compilePolicyDirectory(dir: string, options: CompileOption
   const entrypoints = options.entrypoints ?? POLICY_ENTRYPOINTS;
   const work = await mkdtemp(join(tmpdir(), 'enclave-gate-opa-'));
   try {
+    const source = join(work, 'src');
+    await cp(dir, source, { recursive: true });
+    await writeManifest(source);
     const out = join(work, 'bundle.tar.gz');
-    // Same flags as build.sh (which explains why there is no -O).
-    const args = ['build', '.', '--target', 'wasm', '--capabilities', capabilities];
+    // Run from inside the copy with "." as the path: OPA stores file names
+    // relative to it, and they end up in the bundle and its digest. No -O:
+    // with OPA 1.22.3 it gives the same module for our policy and fails on
+    // some rule shapes that call our TypeScript builtin.
+    const args = ['build', '-b', '.', '--target', 'wasm', '--capabilities', capabilities];
     for (const entrypoint of entrypoints) args.push('--entrypoint', entrypoint);
     args.push('--ignore', '*_test.rego', '--output', out);
-    await run(opa, args, dir, options.timeoutMs ?? 120_000);
+    await run(opa, args, source, options.timeoutMs ?? 120_000);
     return await readFile(out);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Every policy (non-test) .rego file under `dir`, as text. */
+async function regoSources(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries
+    .filter((e) => e.isFile() && e.name.endsWith('.rego') && !e.name.endsWith('_test.rego'))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+  return Promise.all(files.map((file) => readFile(file, 'utf8')));
+}
+
+/**
+ * Writes `.manifest` into the scratch copy: the user's own manifest if there
+ * is one (revision, roots), plus metadata.enclave_gate = {input_usage,
+ * deterministic}. Without one, roots [""] as `opa build` uses by default.
+ */
+async function writeManifest(dir: string): Promise<void> {
+  const path = join(dir, '.manifest');
+  let manifest: Record<string, unknown> = { roots: [''] };
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) manifest = parsed as Record<string, unknown>;
+  } catch {
+    // No manifest (the usual case), or one opa build would reject anyway.
+  }
+  const sources = await regoSources(dir);
+  const usage = inputUsageToJson(analyseInputUsage(sources));
+  const metadata = typeof manifest['metadata'] === 'object' && manifest['metadata'] !== null ? (manifest['metadata'] as Record<string, unknown>) : {};
+  manifest = { ...manifest, metadata: { ...metadata, enclave_gate: { input_usage: usage, deterministic: deterministicSources(sources) } } };
+  await writeFile(path, JSON.stringify(manifest));
 }

@@ -20,6 +20,7 @@ import { compilePolicyDirectory } from './compile.js';
 import { failureDecision, normalizeDecision, type Decision } from './decision.js';
 import { POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
 import type { RequestInput, ResponseInput } from './input.js';
+import { inputUsageFromJson, projectInput, readsMember, WHOLE, type InputUsage } from './input-usage.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, readTarGz, type ArchiveFiles } from './tar.js';
 
 /**
@@ -59,6 +60,12 @@ export interface LoadPolicyOptions {
   readonly builtins?: Readonly<Record<string, CustomBuiltin>>;
   /** Memory bounds of the wasm instance. */
   readonly memory?: MemoryLimits;
+  /**
+   * Evaluate on the compact input (only what the Rego reads) and memoise
+   * deterministic response decisions. Default true; false gives the module
+   * the whole input every time (the reference path the tests compare with).
+   */
+  readonly compactInput?: boolean;
   /** Cap on the uncompressed bundle size in bytes. Default 64 MiB (tar.ts). */
   readonly maxBundleBytes?: number;
   /**
@@ -78,6 +85,29 @@ export interface PolicyEngine {
   evaluateRequest(input: RequestInput): Decision;
   /** Evaluates `enclave_gate/response/decision`. Never throws. */
   evaluateResponse(input: ResponseInput): Decision;
+  /**
+   * What the policy's rules can read of their input (input-usage.ts); the
+   * engine hands the wasm module only that. WHOLE when it cannot tell.
+   */
+  readonly inputUsage: InputUsage;
+  /** True when the policy may read top-level input member `name`; lets the proxy skip building what nobody reads. */
+  reads(name: string): boolean;
+}
+
+/** Entries of the response-decision memo; the compact inputs it keys on are small. */
+const MEMO_ENTRIES = 512;
+/** Compact inputs longer than this are not memoised (they carry findings, so rarely repeat). */
+const MEMO_MAX_KEY = 1024;
+
+/** Deep-freezes a decision that will be shared between requests. */
+function frozenDecision(decision: Decision): Decision {
+  const freezeDeep = (value: unknown): void => {
+    if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+    for (const member of Object.values(value)) freezeDeep(member);
+    Object.freeze(value);
+  };
+  freezeDeep(decision);
+  return decision;
 }
 
 /**
@@ -100,33 +130,78 @@ function loadFailed(message: string, cause?: unknown): EnclaveGateError {
   return new EnclaveGateError('EG_POLICY_LOAD_FAILED', message, { cause, details: { stage: 'load' } });
 }
 
+/** How the engine hands input to the module. */
+interface Evaluation {
+  readonly usage: InputUsage;
+  /** True when the same compact input always gives the same decision (no nondeterministic builtin). */
+  readonly deterministic: boolean;
+}
+
 class WasmPolicyEngine implements PolicyEngine {
   readonly revision: string;
   readonly digest: PolicyDigest;
+  readonly inputUsage: InputUsage;
   readonly #policy: LoadedPolicy;
   readonly #request: number;
   readonly #response: number;
+  readonly #encoder = new TextEncoder();
+  /**
+   * Response decisions by compact input. A clean JSON answer on a route gives
+   * the same compact input every time (findings [], format, path), so the
+   * common case skips wasm entirely. Request decisions are not memoised: their
+   * compact input carries the body size, which rarely repeats.
+   */
+  readonly #responseMemo: Map<string, Decision> | undefined;
 
-  constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, request: number, response: number) {
+  constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, ids: { request: number; response: number }, evaluation: Evaluation) {
     this.#policy = policy;
     this.revision = revision;
     this.digest = digest;
-    this.#request = request;
-    this.#response = response;
+    this.#request = ids.request;
+    this.#response = ids.response;
+    this.inputUsage = evaluation.usage;
+    this.#responseMemo = evaluation.deterministic ? new Map() : undefined;
+  }
+
+  reads(name: string): boolean {
+    return readsMember(this.inputUsage, name);
   }
 
   evaluateRequest(input: RequestInput): Decision {
-    return this.#evaluate(input, this.#request);
+    return this.#evaluate(this.#compact(input), this.#request);
   }
 
   evaluateResponse(input: ResponseInput): Decision {
-    return this.#evaluate(input, this.#response);
+    const compact = this.#compact(input);
+    const memo = this.#responseMemo;
+    if (memo === undefined || compact === undefined || compact.length > MEMO_MAX_KEY) return this.#evaluate(compact, this.#response);
+    const known = memo.get(compact);
+    if (known !== undefined) return known;
+    const decision = frozenDecision(this.#evaluate(compact, this.#response));
+    // Failures are not remembered: a transient one (memory) must not stick.
+    if (decision.failure === undefined) {
+      if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+      memo.set(compact, decision);
+    }
+    return decision;
   }
 
-  #evaluate(input: RequestInput | ResponseInput, entrypoint: number): Decision {
+  /** The compact input as JSON text, or undefined when it does not serialise (then evaluation fails closed). */
+  #compact(input: RequestInput | ResponseInput): string | undefined {
+    try {
+      return JSON.stringify(projectInput(input, this.inputUsage));
+    } catch {
+      return undefined;
+    }
+  }
+
+  #evaluate(json: string | undefined, entrypoint: number): Decision {
+    if (json === undefined) return failureDecision('error', 'the input does not serialise as JSON');
     let raw: unknown;
     try {
-      raw = this.#policy.evaluate(input, entrypoint);
+      // Handed over as UTF-8 bytes: the SDK then copies them into wasm memory
+      // instead of serialising the input a second time.
+      raw = this.#policy.evaluate(this.#encoder.encode(json).buffer, entrypoint);
     } catch (thrown: unknown) {
       // opa-wasm throws strings (opa_abort), plain objects (missing builtin)
       // and Errors (memory growth, stack overflow, builtins). describeThrown
@@ -175,7 +250,29 @@ export async function loadPolicyBundle(bundle: Uint8Array, options: LoadPolicyOp
     throw loadFailed(`policy bundle: the wasm module does not load (${describeThrown(thrown)})`, thrown);
   }
   const ids = entrypointIds(policy);
-  return Object.freeze(new WasmPolicyEngine(policy, contents.revision, digest, ids.request, ids.response));
+  return Object.freeze(new WasmPolicyEngine(policy, contents.revision, digest, ids, evaluationOf(contents.buildMetadata, options)));
+}
+
+/**
+ * What to give the module, from the metadata our build (compile.ts) wrote
+ * into the manifest after reading the real Rego sources. A bundle built by
+ * other tooling has none: it gets the whole input and no memo, as does
+ * `compactInput: false`. Metadata that does not parse refuses the bundle: it
+ * means a build we do not understand, and guessing could hide input.
+ */
+function evaluationOf(metadata: unknown, options: LoadPolicyOptions): Evaluation {
+  const whole: Evaluation = { usage: WHOLE, deterministic: false };
+  if (options.compactInput === false || typeof metadata !== 'object' || metadata === null) return whole;
+  const { input_usage: usageJson, deterministic } = metadata as Record<string, unknown>;
+  if (usageJson === undefined) return whole;
+  let usage: InputUsage;
+  try {
+    usage = inputUsageFromJson(usageJson, '.manifest metadata.enclave_gate.input_usage');
+  } catch (err) {
+    throw loadFailed(`policy bundle: ${(err as Error).message}`);
+  }
+  // Test-supplied builtins may be anything, so they rule out the memo.
+  return { usage, deterministic: deterministic === true && options.builtins === undefined };
 }
 
 /**

@@ -10,6 +10,7 @@ import { isErrorCode } from '../../../src/errors.js';
 import { compilePolicyDirectory } from '../../../src/policy/compile.js';
 import { loadPolicy, loadPolicyBundle, type PolicyEngine } from '../../../src/policy/engine.js';
 import type { RequestInput, ResponseInput } from '../../../src/policy/input.js';
+import { scanPii } from '../../../src/policy/builtins/pii.js';
 import { tarGz } from './tar-writer.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -17,6 +18,7 @@ const BUNDLE = join(ROOT, 'rego/build/bundle.tar.gz');
 const POLICY_DIR = join(ROOT, 'rego/policy');
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
+// As the pipeline does: the body goes in with the proxy's own scan of it.
 const chat = (body: unknown, overrides: Partial<RequestInput> = {}): RequestInput => ({
   request_id: 'req-1',
   method: 'POST',
@@ -26,6 +28,7 @@ const chat = (body: unknown, overrides: Partial<RequestInput> = {}): RequestInpu
   parsed_query: {},
   headers: { 'content-type': 'application/json', host: 'enclave.example' },
   body,
+  pii: scanPii(body),
   body_size: 64,
   peer: {
     address: '192.0.2.10',
@@ -38,16 +41,21 @@ const chat = (body: unknown, overrides: Partial<RequestInput> = {}): RequestInpu
 const userSays = (content: string): unknown => ({ model: 'llama3', messages: [{ role: 'user', content }] });
 
 const get = (path: string): RequestInput => {
-  const { body: _body, ...rest } = chat(null, { method: 'GET', path, parsed_path: path.split('/').slice(1) });
+  const { body: _body, pii: _pii, ...rest } = chat(null, { method: 'GET', path, parsed_path: path.split('/').slice(1) });
   return { ...rest, headers: {}, body_size: 0 };
 };
 
-const completion = (content: string): ResponseInput => ({
-  request: { method: 'POST', path: '/v1/chat/completions', parsed_path: ['v1', 'chat', 'completions'], request_id: 'r' },
-  status: 200,
-  headers: { 'content-type': 'application/json' },
-  body: { id: 'c-1', choices: [{ index: 0, message: { role: 'assistant', content } }] },
-});
+const completion = (content: string): ResponseInput => {
+  const body = { id: 'c-1', choices: [{ index: 0, message: { role: 'assistant', content } }] };
+  return {
+    request: { method: 'POST', path: '/v1/chat/completions', parsed_path: ['v1', 'chat', 'completions'], request_id: 'r' },
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body_format: 'json',
+    body,
+    pii: scanPii(body),
+  };
+};
 
 async function loadError(promise: Promise<unknown>): Promise<Error> {
   const err: unknown = await promise.then(
@@ -135,7 +143,7 @@ describe('request decision (rego/policy compiled to wasm)', () => {
   });
 
   it('denies a body the proxy did not hand over', () => {
-    const { body: _body, ...withoutBody } = chat(userSays('hi'));
+    const { body: _body, pii: _pii, ...withoutBody } = chat(userSays('hi'));
     expect(engine.evaluateRequest(withoutBody)).toEqual({ allow: false, reasons: ['body_not_inspected'] });
   });
 });
@@ -143,7 +151,7 @@ describe('request decision (rego/policy compiled to wasm)', () => {
 describe('response decision', () => {
   it('allows a clean response and one without a JSON body', () => {
     expect(engine.evaluateResponse(completion('Paris.'))).toEqual({ allow: true, reasons: [] });
-    const { body: _body, ...noBody } = completion('');
+    const { body: _body, pii: _pii, ...noBody } = completion('');
     expect(engine.evaluateResponse(noBody).allow).toBe(true);
   });
 
@@ -160,35 +168,38 @@ describe('response decision', () => {
 });
 
 describe('fail closed', () => {
+  // The default policy reads the proxy's findings and never calls the builtin;
+  // the with-data fixture does (over the whole input).
   it('denies with failure "error" when a builtin throws, without leaking its message', async () => {
-    const throwing = await loadPolicy(BUNDLE, {
+    const throwing = await loadPolicy(join(FIXTURES, 'with-data'), {
       builtins: {
         'enclave_gate.pii.scan': () => {
           throw new Error('cannot scan bob@example.com');
         },
       },
     });
-    const decision = throwing.evaluateRequest(chat(userSays('hello')));
+    const decision = throwing.evaluateRequest(get('/ok'));
     expect(decision).toMatchObject({ allow: false, reasons: ['policy_error'], failure: 'error' });
     expect(decision.detail).toMatch(/enclave_gate\.pii\.scan failed/);
     expect(decision.detail).not.toContain('bob');
     // The instance stays usable after an aborted evaluation.
-    expect(throwing.evaluateRequest(get('/v1/models'))).toEqual({ allow: true, reasons: [] });
+    expect(throwing.evaluateRequest(get('/no'))).toEqual({ allow: false, reasons: ['from_data'] });
   });
 
   it('denies with failure "error" when a builtin throws a string, as opa-wasm itself does', async () => {
-    const throwing = await loadPolicy(BUNDLE, {
+    const throwing = await loadPolicy(join(FIXTURES, 'with-data'), {
       builtins: {
         'enclave_gate.pii.scan': () => {
           throw 'plain string';
         },
       },
     });
-    expect(throwing.evaluateResponse(completion('x'))).toMatchObject({ allow: false, failure: 'error' });
+    expect(throwing.evaluateRequest(get('/ok'))).toMatchObject({ allow: false, failure: 'error' });
   });
 
   it('denies with failure "error" when the input outgrows the memory cap, and recovers', async () => {
-    const small = await loadPolicy(BUNDLE, { memory: { initialPages: 8, maximumPages: 64 } });
+    // The whole input, body included: the compact one would leave the body out.
+    const small = await loadPolicy(BUNDLE, { memory: { initialPages: 8, maximumPages: 64 }, compactInput: false });
     const huge = chat(userSays('lorem ipsum '.repeat(400_000)));
     const decision = small.evaluateRequest(huge);
     expect(decision).toMatchObject({ allow: false, reasons: ['policy_error'], failure: 'error' });
@@ -196,15 +207,22 @@ describe('fail closed', () => {
     expect(small.evaluateRequest(chat(userSays('hi'))).allow).toBe(true);
   });
 
-  it('denies input that cannot be serialised', () => {
-    const decision = engine.evaluateRequest(chat({ n: 1n }));
+  it('denies input that cannot be serialised', async () => {
+    // In a member the policy reads, so the compact input has to carry it.
+    const decision = engine.evaluateRequest(chat(userSays('hi'), { headers: { 'content-type': 1n as unknown as string } }));
     expect(decision).toMatchObject({ allow: false, failure: 'error' });
+    const whole = await loadPolicy(BUNDLE, { compactInput: false });
+    expect(whole.evaluateRequest(chat({ n: 1n }))).toMatchObject({ allow: false, failure: 'error' });
   });
 
-  it('denies a deeply nested body one way or another, without throwing', () => {
+  it('denies a deeply nested body one way or another, without throwing', async () => {
     let deep: unknown = 'bob@example.com';
     for (let i = 0; i < 100_000; i++) deep = [deep];
-    expect(engine.evaluateRequest(chat(deep)).allow).toBe(false);
+    // Too deep for the scanner's recursion: the proxy hands no findings, and
+    // a body without findings is refused. With the whole input, wasm refuses it.
+    expect(engine.evaluateRequest(chat(null, { body: deep, pii: undefined })).allow).toBe(false);
+    const whole = await loadPolicy(BUNDLE, { compactInput: false });
+    expect(whole.evaluateRequest(chat(null, { body: deep, pii: undefined })).allow).toBe(false);
   });
 
   it('denies every malformed decision, and a runtime conflict as an error', async () => {

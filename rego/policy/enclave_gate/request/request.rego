@@ -95,13 +95,12 @@ content_type_acceptable if lib.is_json_media_type(input.headers["content-type"])
 
 has_body if "body" in object.keys(input)
 
-# Scanned once per evaluation (complete rule); undefined without a body.
 # The proxy scans the body once in TypeScript and passes the findings as
-# input.pii, so the body does not cross back out of wasm into the builtin
-# (docs/policy.md, "Cost"); a caller that does not is scanned here.
-pii_findings := input.pii if {
-	"pii" in object.keys(input)
-} else := enclave_gate.pii.scan(input.body)
+# input.pii whenever it passes a body. The policy reads the findings, never the
+# body itself: so the body does not cross into wasm at all (the proxy leaves
+# out input members no rule refers to; docs/policy.md, "What the policy is
+# given"), nor back out into the builtin. Without findings nothing is clean.
+pii_findings := input.pii
 
 body_clean if {
 	not has_body
@@ -123,3 +122,11 @@ body_reasons contains "body_not_inspected" if {
 body_reasons contains reason if {
 	some reason in lib.pii_reasons("pii_detected", pii_findings)
 }
+
+# A body without the proxy's findings was not scanned: refused, not trusted.
+body_reasons contains "body_not_scanned" if {
+	has_body
+	not findings_given
+}
+
+findings_given if is_array(pii_findings)

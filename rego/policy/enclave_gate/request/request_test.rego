@@ -13,6 +13,7 @@ chat := {
 	"headers": {"content-type": "application/json"},
 	"body": {"model": "m", "messages": [{"role": "user", "content": "hello"}]},
 	"body_size": 64,
+	"pii": [],
 	"peer": {
 		"address": "10.0.0.1",
 		"port": 40000,
@@ -29,25 +30,20 @@ get(path) := object.union(
 	{"method": "GET", "path": path, "headers": {}, "body_size": 0},
 )
 
-# Scanner mocks: opa test runs topdown, which has no implementation of our
-# TypeScript builtin, so every test that reaches the scan replaces it. Value
-# mocks are not enough for a builtin topdown does not know; functions are.
-no_pii(_) := []
+# The proxy's findings for a body (input.pii); chat carries none.
+with_pii(request, findings) := object.union(request, {"pii": findings})
 
-not_an_array(_) := "weird"
-
-email_in_root(_) := [{"type": "email", "path": "", "start": 5, "end": 16}]
+email_in_root := [{"type": "email", "path": "", "start": 5, "end": 16}]
 
 allowed := {"allow": true, "reasons": []}
 
 test_chat_completions_allowed if {
-	request.decision == allowed with input as chat with enclave_gate.pii.scan as no_pii
+	request.decision == allowed with input as chat
 }
 
 test_other_post_routes_allowed if {
 	every path in ["/v1/completions", "/v1/embeddings", "/inference", "/v1/responses", "/v1/messages", "/api/chat", "/api/generate"] {
 		request.decision == allowed with input as chat_with("path", path)
-			with enclave_gate.pii.scan as no_pii
 	}
 }
 
@@ -103,101 +99,83 @@ test_methods_are_case_sensitive if {
 test_non_json_content_type_denied_with_415 if {
 	every ct in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
 		request.decision == {"allow": false, "status": 415, "reasons": ["content_type_not_json"]} with input as chat_with("headers", {"content-type": ct})
-			with enclave_gate.pii.scan as no_pii
 	}
 }
 
 test_missing_content_type_denied if {
-	d := request.decision with input as chat_with("headers", {}) with enclave_gate.pii.scan as no_pii
+	d := request.decision with input as chat_with("headers", {})
 	d.reasons == ["content_type_not_json"]
 }
 
 test_json_content_type_with_parameters_allowed if {
 	request.decision == allowed with input as chat_with("headers", {"content-type": "application/json; charset=utf-8"})
-		with enclave_gate.pii.scan as no_pii
 }
 
-test_body_scanned_and_findings_become_reasons if {
+test_findings_become_sorted_reasons if {
 	request.decision == {"allow": false, "reasons": [
 		"pii_detected:email:/messages/0/content",
 		"pii_detected:payment_card:/messages/1/content",
-	]} with input as chat
-		with enclave_gate.pii.scan as scan_chat_body
-}
-
-# Returns findings only for the exact body of `chat`, so the test also proves
-# the policy hands input.body, not some other value, to the scanner.
-scan_chat_body(value) := [
-	{"type": "payment_card", "path": "/messages/1/content", "start": 0, "end": 19},
-	{"type": "email", "path": "/messages/0/content", "start": 6, "end": 17},
-] if {
-	value == chat.body
+	]} with input as with_pii(chat, [
+		{"type": "payment_card", "path": "/messages/1/content", "start": 0, "end": 19},
+		{"type": "email", "path": "/messages/0/content", "start": 6, "end": 17},
+	])
 }
 
 test_pii_in_whole_string_body if {
-	d := request.decision with input as chat_with("body", "mail a@b.example")
-		with enclave_gate.pii.scan as email_in_root
+	d := request.decision with input as with_pii(chat_with("body", "mail a@b.example"), email_in_root)
 	d == {"allow": false, "reasons": ["pii_detected:email:"]}
 }
 
 test_unparsed_body_denied if {
-	d := request.decision with input as object.remove(chat, ["body"]) with enclave_gate.pii.scan as no_pii
+	d := request.decision with input as object.remove(chat, ["body", "pii"])
 	d == {"allow": false, "reasons": ["body_not_inspected"]}
 }
 
 test_post_without_body_allowed if {
-	request.decision == allowed with input as object.union(object.remove(chat, ["body"]), {"body_size": 0})
+	request.decision == allowed with input as object.union(object.remove(chat, ["body", "pii"]), {"body_size": 0})
 }
 
 test_null_body_is_inspected if {
-	request.decision == allowed with input as chat_with("body", null) with enclave_gate.pii.scan as no_pii
+	request.decision == allowed with input as chat_with("body", null)
 }
 
 test_route_checked_before_body if {
-	d := request.decision with input as chat_with("path", "/raw_customer_data")
-		with enclave_gate.pii.scan as email_in_root
+	d := request.decision with input as with_pii(chat_with("path", "/raw_customer_data"), email_in_root)
 	d.reasons == ["path_not_allowed"]
 }
 
 test_content_type_checked_before_body if {
-	d := request.decision with input as chat_with("headers", {"content-type": "text/plain"})
-		with enclave_gate.pii.scan as email_in_root
+	d := request.decision with input as with_pii(chat_with("headers", {"content-type": "text/plain"}), email_in_root)
 	d.reasons == ["content_type_not_json"]
 }
 
-test_default_deny_when_scanner_returns_garbage if {
-	# Neither allowed nor explained: the default must deny, not stay undefined.
-	request.decision == {"allow": false, "reasons": ["default_deny"]} with input as chat
-		with enclave_gate.pii.scan as not_an_array
+test_garbage_findings_denied if {
+	# Not a list of findings: never clean, so denied with a reason.
+	request.decision == {"allow": false, "reasons": ["body_not_scanned"]} with input as with_pii(chat, "weird")
+}
+
+test_body_without_findings_denied if {
+	# A caller that passes a body but no scan of it gets no benefit of the doubt.
+	request.decision == {"allow": false, "reasons": ["body_not_scanned"]} with input as object.remove(chat, ["pii"])
 }
 
 test_missing_method_denied if {
-	d := request.decision with input as object.remove(chat, ["method"]) with enclave_gate.pii.scan as no_pii
+	d := request.decision with input as object.remove(chat, ["method"])
 	d.reasons == ["method_not_allowed"]
 }
 
 test_missing_headers_denied if {
-	d := request.decision with input as object.remove(chat, ["headers"]) with enclave_gate.pii.scan as no_pii
+	d := request.decision with input as object.remove(chat, ["headers"])
 	d.reasons == ["content_type_not_json"]
 }
 
 test_missing_body_size_without_body_denied if {
-	d := request.decision with input as object.remove(chat, ["body", "body_size"])
+	d := request.decision with input as object.remove(chat, ["body", "body_size", "pii"])
 	d.reasons == ["default_deny"]
 }
 
-# The proxy passes its own scan as input.pii; the policy then trusts it and
-# does not call the builtin (which is mocked to find PII here to prove it).
-test_precomputed_findings_used_instead_of_builtin if {
-	request.decision == allowed with input as object.union(chat, {"pii": []})
-		with enclave_gate.pii.scan as always_email
-}
-
 test_precomputed_findings_deny if {
-	d := request.decision with input as object.union(chat, {"pii": [{"type": "email", "path": "/messages/0/content", "start": 0, "end": 5}]})
-		with enclave_gate.pii.scan as no_pii
+	d := request.decision with input as with_pii(chat, [{"type": "email", "path": "/messages/0/content", "start": 0, "end": 5}])
 	d.allow == false
 	d.reasons == ["pii_detected:email:/messages/0/content"]
 }
-
-always_email(_) := [{"type": "email", "path": "/x", "start": 0, "end": 1}]

@@ -56,15 +56,18 @@ model_routes := {
 
 model_route if input.request.path in model_routes
 
-# Findings: from the proxy's stream scanner for a stream event, from the PII
-# builtin for a JSON body, none otherwise (a stream's start, opaque, none).
+# Findings: from the proxy's stream scanner for a stream event, from its scan
+# of a JSON body (input.pii, always given with a body), none when there is no
+# body (a stream's start, opaque, none). A body without findings leaves this
+# undefined, and the decision falls to the default deny. The body itself is
+# never read (see request.rego).
 findings := input.event.findings if {
 	"event" in object.keys(input)
 } else := input.pii if {
 	"pii" in object.keys(input)
-} else := enclave_gate.pii.scan(input.body) if {
-	"body" in object.keys(input)
-} else := []
+} else := [] if {
+	not "body" in object.keys(input)
+}
 
 # A finding inside another on the same string (a card number inside an
 # e-mail's local part) is covered by the outer one's placeholder. Equal spans

@@ -13,9 +13,10 @@ completion := {
 	"headers": {"content-type": "application/json"},
 	"body_format": "json",
 	"body": {"choices": [{"message": {"role": "assistant", "content": "hi"}}]},
+	"pii": [],
 }
 
-stream_start := object.union(object.remove(completion, ["body"]), {
+stream_start := object.union(object.remove(completion, ["body", "pii"]), {
 	"headers": {"content-type": "text/event-stream"},
 	"body_format": "event-stream",
 })
@@ -26,51 +27,46 @@ stream_event(findings) := object.union(stream_start, {"event": {
 	"findings": findings,
 }})
 
-# Scanner mocks (see request_test.rego for why they are functions).
-no_pii(_) := []
-
-not_an_array(_) := "weird"
+# completion with the proxy's findings for its body (input.pii).
+with_pii(findings) := object.union(completion, {"pii": findings})
 
 test_clean_response_allowed if {
 	response.decision == {"allow": true, "reasons": []} with input as completion
-		with enclave_gate.pii.scan as no_pii
 }
 
 test_response_without_body_allowed if {
-	response.decision == {"allow": true, "reasons": []} with input as object.remove(completion, ["body"])
+	response.decision == {"allow": true, "reasons": []} with input as object.remove(completion, ["body", "pii"])
+}
+
+test_body_without_findings_denied if {
+	# A body the proxy did not scan is never taken for clean.
+	response.decision == {"allow": false, "reasons": ["default_deny"]} with input as object.remove(completion, ["pii"])
 }
 
 test_pii_in_response_redacted if {
 	response.decision == {"allow": true, "reasons": [], "redact": [
 		{"path": "/choices/0/message/content", "start": 20, "end": 36, "type": "payment_card"},
 		{"path": "/choices/0/message/content", "start": 0, "end": 11, "type": "email"},
-	]} with input as completion
-		with enclave_gate.pii.scan as scan_completion
-}
-
-scan_completion(value) := [
-	{"type": "payment_card", "path": "/choices/0/message/content", "start": 20, "end": 36},
-	{"type": "email", "path": "/choices/0/message/content", "start": 0, "end": 11},
-] if {
-	value == completion.body
+	]} with input as with_pii([
+		{"type": "payment_card", "path": "/choices/0/message/content", "start": 20, "end": 36},
+		{"type": "email", "path": "/choices/0/message/content", "start": 0, "end": 11},
+	])
 }
 
 test_contained_finding_left_to_outer_placeholder if {
-	response.decision.redact == [{"path": "/a", "start": 0, "end": 30, "type": "email"}] with input as completion
-		with enclave_gate.pii.scan as scan_nested
+	response.decision.redact == [{"path": "/a", "start": 0, "end": 30, "type": "email"}] with input as with_pii(scan_nested)
 }
 
-scan_nested(_) := [
+scan_nested := [
 	{"type": "email", "path": "/a", "start": 0, "end": 30},
 	{"type": "payment_card", "path": "/a", "start": 2, "end": 18},
 ]
 
 test_equal_spans_keep_one_type if {
-	response.decision.redact == [{"path": "/a", "start": 5, "end": 15, "type": "phone"}] with input as completion
-		with enclave_gate.pii.scan as scan_twins
+	response.decision.redact == [{"path": "/a", "start": 5, "end": 15, "type": "phone"}] with input as with_pii(scan_twins)
 }
 
-scan_twins(_) := [
+scan_twins := [
 	{"type": "uk_nhs", "path": "/a", "start": 5, "end": 15},
 	{"type": "phone", "path": "/a", "start": 5, "end": 15},
 ]
@@ -79,26 +75,23 @@ test_partial_overlap_withheld if {
 	response.decision == {"allow": false, "reasons": [
 		"pii_in_response:email:/a",
 		"pii_in_response:payment_card:/a",
-	]} with input as completion
-		with enclave_gate.pii.scan as scan_overlap
+	]} with input as with_pii(scan_overlap)
 }
 
-scan_overlap(_) := [
+scan_overlap := [
 	{"type": "payment_card", "path": "/a", "start": 0, "end": 19},
 	{"type": "email", "path": "/a", "start": 15, "end": 31},
 ]
 
 test_pii_in_key_withheld if {
-	response.decision == {"allow": false, "reasons": ["pii_in_response:email:/[redacted-key]"]} with input as completion
-		with enclave_gate.pii.scan as scan_key
+	response.decision == {"allow": false, "reasons": ["pii_in_response:email:/[redacted-key]"]} with input as with_pii(scan_key)
 }
 
-scan_key(_) := [{"type": "email", "path": "/[redacted-key]", "start": 0, "end": 11, "key": true}]
+scan_key := [{"type": "email", "path": "/[redacted-key]", "start": 0, "end": 11, "key": true}]
 
-test_default_deny_when_scanner_returns_garbage if {
+test_default_deny_when_findings_are_garbage if {
 	# Neither allowed nor explained: the default must deny, not stay undefined.
-	response.decision == {"allow": false, "reasons": ["default_deny"]} with input as completion
-		with enclave_gate.pii.scan as not_an_array
+	response.decision == {"allow": false, "reasons": ["default_deny"]} with input as with_pii("weird")
 }
 
 test_stream_start_allowed if {
@@ -119,10 +112,9 @@ test_stream_event_key_finding_denied if {
 	response.decision.allow == false with input as stream_event([{"type": "email", "path": "/x", "start": 0, "end": 5, "key": true}])
 }
 
-test_stream_event_ignores_body_scanner if {
-	# A stream event is judged on the proxy's findings, never on a body.
-	response.decision == {"allow": true, "reasons": []} with input as stream_event([])
-		with enclave_gate.pii.scan as not_an_array
+test_stream_event_ignores_body_findings if {
+	# A stream event is judged on its own findings, never on a body's.
+	response.decision == {"allow": true, "reasons": []} with input as object.union(stream_event([]), {"pii": "weird"})
 }
 
 test_opaque_model_output_refused if {
@@ -138,10 +130,8 @@ test_no_body_allowed_on_model_route if {
 	response.decision == {"allow": true, "reasons": []} with input as object.union(stream_start, {"body_format": "none"})
 }
 
-# The proxy's own scan (input.pii) is used instead of the builtin.
-test_precomputed_findings_redacted if {
+test_single_finding_redacted if {
 	response.decision == {"allow": true, "reasons": [], "redact": [
 		{"path": "/choices/0/message/content", "start": 0, "end": 11, "type": "email"},
-	]} with input as object.union(completion, {"pii": [{"type": "email", "path": "/choices/0/message/content", "start": 0, "end": 11}]})
-		with enclave_gate.pii.scan as not_an_array
+	]} with input as with_pii([{"type": "email", "path": "/choices/0/message/content", "start": 0, "end": 11}])
 }
