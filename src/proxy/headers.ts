@@ -22,8 +22,14 @@ const SET_BY_PROXY = new Set(['host', 'x-request-id', 'x-forwarded-for', 'x-forw
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  if (value === undefined) return new Set();
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * Header names a `connection` header lists (RFC 9110 §7.6.1), to be dropped
+ * with it. The usual values name no header, so they cost no allocation.
+ */
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return NONE;
   const joined = Array.isArray(value) ? value.join(',') : value;
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }

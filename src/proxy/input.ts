@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { PiiFinding } from '../policy/builtins/pii.js';
-import type { RequestInput, ResponseInput } from '../policy/input.js';
+import type { Peer, RequestInput, ResponseInput } from '../policy/input.js';
 import { peerAttestationOf } from './client-attestation.js';
 import { policyHeaders, policyResponseHeaders } from './headers.js';
 
@@ -32,8 +32,46 @@ export function splitTarget(target: string): { path: string; parsedPath: string[
 }
 
 /**
+ * The connection's side of the input: the same for every request on it, so
+ * worked out once per socket (TLS facts are native calls) and shared.
+ */
+const peers = new WeakMap<object, Peer>();
+
+function peerOf(socket: TLSSocket): Peer {
+  const known = peers.get(socket);
+  if (known !== undefined) return known;
+  const cipher = typeof socket.getCipher === 'function' ? socket.getCipher() : undefined;
+  const protocol = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null;
+  const alpn = socket.alpnProtocol;
+  const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+  // Mutual RA-TLS: the verdict on the client's certificate, when it presented
+  // one. Settled during the handshake, before any request on the socket.
+  const attestation = peerAttestationOf(socket);
+  const peer: Peer = Object.freeze({
+    address: socket.remoteAddress ?? '',
+    port: socket.remotePort ?? 0,
+    tls: Object.freeze({
+      protocol: protocol ?? null,
+      cipher: cipher?.name ?? null,
+      alpn: typeof alpn === 'string' ? alpn : null,
+      servername: typeof servername === 'string' ? servername : null,
+    }),
+    ...(attestation === undefined ? {} : { attestation }),
+  });
+  peers.set(socket, peer);
+  return peer;
+}
+
+/**
  * Builds the request decision input. `body` is the parsed JSON body, when the
  * request had one, with the PII findings the proxy's scan made of it.
+ *
+ * The members that cost work to build (the parsed path and query, the header
+ * copy) are own, enumerable getters that compute on first read and keep the
+ * result: the engine hands the policy only the members its Rego reads
+ * (src/policy/input-usage.ts), so a policy that never looks at the query
+ * never pays to parse it, while `JSON.stringify`, `Object.keys` and every
+ * other reader see an ordinary object.
  */
 export function buildRequestInput(
   req: IncomingMessage,
@@ -41,45 +79,55 @@ export function buildRequestInput(
   body: { value: unknown; pii?: readonly PiiFinding[] } | undefined,
   bodySize: number,
 ): RequestInput {
-  const target = splitTarget(req.url ?? '/');
-  const socket = req.socket as TLSSocket;
-  const cipher = typeof socket.getCipher === 'function' ? socket.getCipher() : undefined;
-  const protocol = typeof socket.getProtocol === 'function' ? socket.getProtocol() : null;
-  const alpn = socket.alpnProtocol;
-  const servername = (socket as TLSSocket & { servername?: string | false }).servername;
-  // Mutual RA-TLS: the verdict on the client's certificate, when it presented one.
-  const attestation = peerAttestationOf(req.socket);
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  let target: ReturnType<typeof splitTarget> | undefined;
+  const parsed = (): ReturnType<typeof splitTarget> => (target ??= splitTarget(url));
+  let headers: Record<string, string> | undefined;
   return {
     request_id: requestId,
     method: req.method ?? 'GET',
-    path: target.path,
-    parsed_path: target.parsedPath,
-    query: target.query,
-    parsed_query: target.parsedQuery,
-    headers: policyHeaders(req.headers),
+    path: q === -1 ? url : url.slice(0, q),
+    get parsed_path() {
+      return parsed().parsedPath;
+    },
+    query: q === -1 ? '' : url.slice(q + 1),
+    get parsed_query() {
+      return parsed().parsedQuery;
+    },
+    get headers() {
+      return (headers ??= policyHeaders(req.headers));
+    },
     ...(body === undefined ? {} : { body: body.value }),
     ...(body?.pii === undefined ? {} : { pii: body.pii }),
     body_size: bodySize,
-    peer: {
-      address: req.socket.remoteAddress ?? '',
-      port: req.socket.remotePort ?? 0,
-      tls: {
-        protocol: protocol ?? null,
-        cipher: cipher?.name ?? null,
-        alpn: typeof alpn === 'string' ? alpn : null,
-        servername: typeof servername === 'string' ? servername : null,
-      },
-      ...(attestation === undefined ? {} : { attestation }),
-    },
+    peer: peerOf(req.socket as TLSSocket),
   };
 }
 
-/** Builds the response decision input. */
-export function buildResponseInput(request: RequestInput, status: number, headers: Record<string, string | string[] | undefined>, body: unknown): ResponseInput {
+/** What a response decision is about besides status and headers. */
+export type ResponseFacts = Pick<ResponseInput, 'body_format' | 'body' | 'pii' | 'event'>;
+
+/**
+ * Builds the response decision input; the header copy is made on first read,
+ * as for requests (so build a fresh input rather than spreading one: a spread
+ * reads every getter).
+ */
+export function buildResponseInput(request: RequestInput, status: number, headers: Record<string, string | string[] | undefined>, facts: ResponseFacts): ResponseInput {
+  let copy: Record<string, string> | undefined;
   return {
-    request: { method: request.method, path: request.path, parsed_path: request.parsed_path, request_id: request.request_id },
+    request: {
+      method: request.method,
+      path: request.path,
+      get parsed_path() {
+        return request.parsed_path;
+      },
+      request_id: request.request_id,
+    },
     status,
-    headers: policyResponseHeaders(headers),
-    body,
+    get headers() {
+      return (copy ??= policyResponseHeaders(headers));
+    },
+    ...facts,
   };
 }

@@ -17,7 +17,7 @@ import type { PolicyEngine } from '../policy/engine.js';
 import type { RequestInput, ResponseBodyFormat, ResponseInput } from '../policy/input.js';
 import { parseJsonBody, readBody } from './body.js';
 import { acceptedRequestId, clientResponseHeaders, isJsonMediaType, upstreamRequestHeaders } from './headers.js';
-import { buildRequestInput, buildResponseInput } from './input.js';
+import { buildRequestInput, buildResponseInput, type ResponseFacts } from './input.js';
 import { sendProblem, toProblem } from './respond.js';
 import { upstreamError } from './forward.js';
 import { scanPii } from '../policy/builtins/pii.js';
@@ -214,7 +214,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
 
   // Stage 5 — forward. Buffered bodies go out byte for byte; other bodies
   // stream with backpressure. A client that goes away aborts the upstream call.
-  const forward = async (ex: Exchange, decision: Decision, signal: AbortSignal): Promise<Dispatcher.ResponseData> => {
+  const forward = async (ex: Exchange, decision: Decision, signal: ClientSignal): Promise<Dispatcher.ResponseData> => {
     const headers = upstreamRequestHeaders(ex.req.headers, {
       requestId: ex.id,
       clientAddress: ex.req.socket.remoteAddress ?? '',
@@ -260,7 +260,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       const { error, status } = decisionError(decision, 'EG_RESPONSE_DENIED');
       throw Object.assign(error, { decisionStatus: status, decisionHeaders: decision.headers });
     };
-    const base = buildResponseInput(ex.input!, statusCode, headers, undefined);
+    const input = (facts: ResponseFacts): ResponseInput => buildResponseInput(ex.input!, statusCode, headers, facts);
 
     if (format === 'json') {
       if (headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
@@ -276,7 +276,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
           throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent a JSON response that does not parse');
         }
       }
-      const decision = decide({ ...base, body_format: 'json', ...(raw.length > 0 ? { body: parsed, pii: countPii('response', scanPii(parsed)) } : {}) });
+      const decision = decide(input({ body_format: 'json', ...(raw.length > 0 ? { body: parsed, pii: countPii('response', scanPii(parsed)) } : {}) }));
       if (!decision.allow) refuse(decision);
       if (decision.redact !== undefined) {
         try {
@@ -299,7 +299,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
 
     // Streams, opaque bodies and bodiless answers: decided on before the
     // first byte, from status and headers alone.
-    const decision = decide({ ...base, body_format: format });
+    const decision = decide(input({ body_format: format }));
     if (!decision.allow) {
       body.destroy();
       refuse(decision);
@@ -318,7 +318,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       format: format === 'ndjson' ? 'ndjson' : 'sse',
       protocol: protocolFromPath(ex.input!.path),
       requestId: ex.id,
-      decide: (event) => decide({ ...base, body_format: format, event: { ...event, findings: countPii('stream', event.findings) } }),
+      decide: (event) => decide(input({ body_format: format, event: { ...event, findings: countPii('stream', event.findings) } })),
       ...(limits.streamWindowChars === undefined ? {} : { windowChars: limits.streamWindowChars }),
       ...(limits.streamMaxHoldChars === undefined ? {} : { maxHoldChars: limits.streamMaxHoldChars }),
     });
@@ -377,37 +377,50 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     sendProblem(ex.res, problem, !ex.bodyConsumed);
   };
 
-  return (req, res) => {
-    const ex = identify(req, res);
-    const abort = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-    void (async () => {
-      try {
-        if (deps.freshness !== undefined && (req.url ?? '/').split('?', 1)[0] === FRESHNESS_PATH) {
-          await answerFreshness(ex, deps.freshness);
-          return;
-        }
-        const policy = admit(ex);
-        await readJsonBody(ex);
-        const decision = requestPolicy(ex, policy);
-        const upstream = await forward(ex, decision, abort.signal);
-        await respond(ex, policy, upstream);
-      } catch (err) {
-        if (abort.signal.aborted && !(err instanceof EnclaveGateError)) {
-          // The client left; nobody is waiting for an answer.
-          ex.decision = 'error';
-          ex.code = 'EG_CLIENT_CLOSED';
-          res.destroy();
-        } else {
-          fail(ex, err);
-        }
-      } finally {
-        account(ex);
+  const run = async (ex: Exchange, signal: ClientSignal): Promise<void> => {
+    const { req, res } = ex;
+    try {
+      if (deps.freshness !== undefined && (req.url ?? '/').split('?', 1)[0] === FRESHNESS_PATH) {
+        await answerFreshness(ex, deps.freshness);
+        return;
       }
-    })();
+      const policy = admit(ex);
+      await readJsonBody(ex);
+      const decision = requestPolicy(ex, policy);
+      const upstream = await forward(ex, decision, signal);
+      await respond(ex, policy, upstream);
+    } catch (err) {
+      if (signal.aborted === true && !(err instanceof EnclaveGateError)) {
+        // The client left; nobody is waiting for an answer.
+        ex.decision = 'error';
+        ex.code = 'EG_CLIENT_CLOSED';
+        res.destroy();
+      } else {
+        fail(ex, err);
+      }
+    } finally {
+      account(ex);
+    }
   };
+
+  return (req, res) => {
+    res.once('close', onResponseClose);
+    void run(identify(req, res), res as ClientSignal);
+  };
+}
+
+/**
+ * The response doubles as the upstream request's abort signal: undici takes
+ * any EventEmitter with an `aborted` flag and an 'abort' event as `signal`,
+ * which spares every request an AbortController and its EventTarget.
+ */
+type ClientSignal = ServerResponse & { aborted?: true };
+
+/** A response closed before it was finished: the client went away, so the upstream call is aborted. */
+function onResponseClose(this: ClientSignal): void {
+  if (this.writableFinished) return;
+  this.aborted = true;
+  this.emit('abort');
 }
 
 /** Reads an upstream body up to `limit` bytes; past it the stream is destroyed and the response fails closed. */

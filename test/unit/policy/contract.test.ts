@@ -86,7 +86,7 @@ describe('input schemas', () => {
   });
 
   it('accept response inputs for JSON, streams and stream events', () => {
-    const base = buildResponseInput(built[1]!, 200, { 'content-type': ['application/json'], 'x-a': 'b' }, undefined);
+    const base = buildResponseInput(built[1]!, 200, { 'content-type': ['application/json'], 'x-a': 'b' }, {});
     const samples = [
       { ...base, body_format: 'json', body: { choices: [] } },
       { ...base, body_format: 'event-stream' },
