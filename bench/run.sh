@@ -1,11 +1,24 @@
 #!/usr/bin/env bash
 # Runs the benchmarks against a fresh build. Loopback only, bounded in time.
-#   npm run bench                      # proxy overhead vs direct and nginx
+#   npm run bench                 # full: 3 rounds × 5 s per target (about 8 minutes)
+#   npm run bench -- --quick      # 2 rounds × 3 s (under 3 minutes)
 #   BENCH_SECONDS=10 BENCH_ROUNDS=5 npm run bench
+# Installs what the baselines need when missing: nginx (Debian nginx-light,
+# as root) and the pinned OPA CLI (go install, via the policy build).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${ROOT}"
+if ! command -v nginx >/dev/null 2>&1; then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "bench: nginx is needed for the baselines (apt-get install nginx-light); run as root or install it first" >&2
+    exit 1
+  fi
+  echo "bench: installing nginx-light" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+fi
+command -v openssl >/dev/null 2>&1 || { echo "bench: openssl is needed (apt-get install openssl)" >&2; exit 1; }
 npm run --silent build
 bash rego/toolchain/build.sh
-command -v nginx >/dev/null 2>&1 || echo "bench: nginx not installed (apt-get install nginx-light); the nginx reference row is left out" >&2
-npx vite-node bench/proxy-overhead.ts
+npx vite-node bench/proxy-overhead.ts -- "$@"
