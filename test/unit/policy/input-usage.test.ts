@@ -130,7 +130,7 @@ describe('the default policy: compact input and memo decide as the whole input d
     extraHeader: fc.string(),
   });
 
-  const toRequest = (r: fc.Infer<typeof requestInput>): RequestInput => {
+  const toRequest = (r: typeof requestInput extends fc.Arbitrary<infer T> ? T : never): RequestInput => {
     const findings = r.body === undefined || r.findings === 'none' ? undefined : r.findings === 'garbage' ? 'weird' : scanPii(r.body);
     return {
       request_id: 'r',
