@@ -423,21 +423,26 @@ function onResponseClose(this: ClientSignal): void {
   this.emit('abort');
 }
 
-/** Reads an upstream body up to `limit` bytes; past it the stream is destroyed and the response fails closed. */
-async function readUpstreamBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      size += (chunk as Buffer).length;
+/**
+ * Reads an upstream body up to `limit` bytes; past it the stream is destroyed
+ * and the response fails closed. Listens for events rather than iterating:
+ * an async iterator costs a promise per chunk, on every JSON answer.
+ */
+function readUpstreamBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
       if (size > limit) {
+        body.off('data', onData).off('end', onEnd);
         body.destroy();
-        throw new EnclaveGateError('EG_UPSTREAM_RESPONSE_TOO_LARGE', `model server response exceeds ${limit} bytes`, { details: { limit } });
+        reject(new EnclaveGateError('EG_UPSTREAM_RESPONSE_TOO_LARGE', `model server response exceeds ${limit} bytes`, { details: { limit } }));
+        return;
       }
-      chunks.push(chunk as Buffer);
-    }
-  } catch (err) {
-    throw err instanceof EnclaveGateError ? err : upstreamError(err);
-  }
-  return Buffer.concat(chunks, size);
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    body.on('data', onData).once('end', onEnd).once('error', (err: Error) => reject(upstreamError(err)));
+  });
 }
