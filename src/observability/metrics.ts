@@ -4,7 +4,8 @@
  * process never collide. Labels never carry request data: decisions, stable
  * error codes and phase names only.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 
 /** Latency buckets in seconds: from 100 µs (policy) to 60 s (slow model calls). */
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -12,14 +13,15 @@ const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 /** The proxy's metrics. */
 export interface Metrics {
   readonly registry: Registry;
+  // The four metrics every request updates are hot-metrics.ts's, the rest prom-client's.
   /** Requests by final decision (`allow`, `deny`, `error`) and catalogue code (`ok` when allowed). */
-  readonly requests: Counter<'decision' | 'code'>;
+  readonly requests: HotCounter<'decision' | 'code'>;
   /** Time spent per phase: `policy` (request + response evaluation), `upstream` (to response headers), `total`. */
-  readonly duration: Histogram<'phase'>;
+  readonly duration: HotHistogram<'phase'>;
   /** Policy evaluations by entrypoint and outcome. */
-  readonly policyEvaluations: Counter<'entrypoint' | 'outcome'>;
+  readonly policyEvaluations: HotCounter<'entrypoint' | 'outcome'>;
   /** PII found by the proxy's scanner, by type and where (request, response, stream); never values. */
-  readonly piiFindings: Counter<'type' | 'direction'>;
+  readonly piiFindings: HotCounter<'type' | 'direction'>;
   /** Connections opened to the model server; stays at most the pool size under steady load. */
   readonly upstreamConnections: Counter;
   /** 1 once the policy is loaded and the certificate issued. */
@@ -49,26 +51,26 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({
+    requests: new HotCounter({
       name: 'enclave_gate_requests_total',
       help: 'Requests handled, by final decision and error code',
       labelNames: ['decision', 'code'],
       registers,
     }),
-    duration: new Histogram({
+    duration: new HotHistogram({
       name: 'enclave_gate_request_duration_seconds',
       help: 'Request latency by phase: policy evaluation, upstream (until response headers), total',
       labelNames: ['phase'],
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    policyEvaluations: new Counter({
+    policyEvaluations: new HotCounter({
       name: 'enclave_gate_policy_evaluations_total',
       help: 'Policy evaluations by entrypoint and outcome (allow, deny, failure)',
       labelNames: ['entrypoint', 'outcome'],
       registers,
     }),
-    piiFindings: new Counter({
+    piiFindings: new HotCounter({
       name: 'enclave_gate_pii_findings_total',
       help: 'PII found by the scanner, by type and direction (request, response, stream); counts only, never values',
       labelNames: ['type', 'direction'],
