@@ -124,6 +124,8 @@ async function primaryBundleSource(config: Config, loadOptions: LoadPolicyOption
   throw new EnclaveGateError('EG_POLICY_LOAD_FAILED', `policy source ${path} is neither a directory nor a .tar.gz bundle`, { details: { stage: 'load' } });
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 /** Resolves true when `promise` settles within `ms`, false otherwise. */
 function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -210,6 +212,17 @@ export async function startClusterPrimary(options: ClusterOptions): Promise<Clus
     return reply?.type === 'enclave-gate:bundle-done' && reply.ok && reply.digest === bundle.digest;
   };
 
+  /**
+   * Brings a worker that came up with an older bundle (one activated while it
+   * was starting) to the bundle in force, retrying with backoff while it lives.
+   */
+  const catchUp = async (state: WorkerState): Promise<void> => {
+    for (let attempt = 0; !closing && workers.has(state.worker.id) && state.digest !== target.digest; attempt++) {
+      if (await deliver(state, target)) return;
+      await sleep(Math.min(1000 * 2 ** attempt, 60_000));
+    }
+  };
+
   const onMessage = (state: WorkerState, message: unknown): void => {
     if (!isOurs<FromWorker>(message)) return;
     switch (message.type) {
@@ -223,7 +236,7 @@ export async function startClusterPrimary(options: ClusterOptions): Promise<Clus
         if (url === '') url = message.url;
         logger.info({ worker: state.worker.id, pid: state.worker.process.pid }, 'worker ready');
         // A bundle activated while it was starting: bring it up to date.
-        if (message.digest !== target.digest) void deliver(state, target);
+        if (message.digest !== target.digest) void catchUp(state);
         if (!started && [...workers.values()].filter((s) => s.ready).length === count) {
           started = true;
           settleStartup?.resolve();
@@ -291,6 +304,8 @@ export async function startClusterPrimary(options: ClusterOptions): Promise<Clus
     };
     workers.set(worker.id, state);
     worker.on('message', (message: unknown) => onMessage(state, message));
+    // A send racing the worker's exit fails with EPIPE; the exit handler deals with the worker.
+    worker.on('error', (err: Error) => logger.warn({ worker: worker.id, err: describeThrown(err) }, 'IPC with worker failed'));
     worker.on('exit', (code: number | null, signal: string | null) => onExit(state, code, signal));
     return state;
   }
