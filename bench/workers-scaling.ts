@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -103,6 +103,7 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   const cli = join(ROOT, 'dist', 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error('dist/cli/main.js is missing: run `npm run build` first');
+  const loadBefore = loadavg()[0]!;
   const children: ChildProcess[] = [];
   const stop = (): void => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
@@ -140,6 +141,8 @@ async function main(): Promise<void> {
       `# Worker scaling (${new Date().toISOString()}, node ${process.version}, ${availableParallelism()} CPUs: ${model}; ${SECONDS}s × ${ROUNDS} interleaved rounds, medians)`,
       '',
       `\`enclave-gate serve --workers 1\` against \`--workers 2\`, both started in this run with the default policy and simulated attestation; POST /v1/chat/completions, ${BODY.length}-byte JSON request, ~600-byte JSON answer from bench/fixtures/upstream.mjs. CPU per request is the whole process tree (primary and workers). The load generator, the upstream and the proxy share the machine's cores, so with 2 CPUs a second worker competes with autocannon and the upstream for the same cores: read the ratio as a lower bound on what a machine with spare cores gets.`,
+      '',
+      `Machine load average (1 min) when the run started: ${loadBefore.toFixed(1)}, when it ended: ${loadavg()[0]!.toFixed(1)} (other work on the machine shows up as noise between rounds).`,
       '',
       '| connections | workers | req/s | × 1 worker | p50 ms | p99 ms | CPU µs/req (all processes) | errors | non-2xx |',
       '|---|---|---|---|---|---|---|---|---|',

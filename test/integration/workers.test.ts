@@ -54,9 +54,10 @@ let dir: string;
 let bundlePath: string;
 let bundleA: Uint8Array;
 let bundleB: Uint8Array;
+let config: string;
 let child: ChildProcess;
 let childExit: Promise<number | null>;
-const logLines: string[] = [];
+const started: ChildProcess[] = [];
 let cli = '';
 let url = '';
 let adminUrl = '';
@@ -108,19 +109,39 @@ beforeAll(async () => {
   bundleB = buildBundle({ paths: ['/ok', '/slow', '/new'], revision: 'B' });
   bundlePath = join(dir, 'bundle.tar.gz');
   writeFileSync(bundlePath, bundleA);
-  const config = join(dir, 'config.json');
+  config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ policy: { watchDebounceMs: 50, watchIntervalSeconds: 1 }, shutdownGraceMs: 10_000 }));
+  await startServe(['--workers', '2'], {});
+}, 300_000);
 
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENCLAVE_GATE_')));
-  child = spawn(
+afterAll(async () => {
+  for (const c of started) {
+    if (c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGKILL');
+      await Promise.race([once(c, 'exit'), sleep(5000)]);
+    }
+  }
+  await upstream?.close();
+});
+
+/**
+ * Starts the built CLI's `serve` with `args` (and `env` on top of a
+ * ENCLAVE_GATE_*-free environment); resolves once the primary logs that it is
+ * serving, and points `url`/`adminUrl`/`child` at it.
+ */
+async function startServe(args: string[], env: Record<string, string>): Promise<void> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ENCLAVE_GATE_')));
+  const logLines: string[] = [];
+  const proc = spawn(
     process.execPath,
-    [cli, 'serve', '--config', config, '--workers', '2', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream', upstream.url, '--policy', bundlePath],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    [cli, 'serve', '--config', config, ...args, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream', upstream.url, '--policy', bundlePath],
+    { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  childExit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  child.stderr!.on('data', (chunk: Buffer) => logLines.push(chunk.toString()));
+  started.push(proc);
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.stderr!.on('data', (chunk: Buffer) => logLines.push(chunk.toString()));
   const serving = new Promise<{ url: string; admin: string }>((resolve) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
       logLines.push(line);
       try {
         const entry = JSON.parse(line) as { msg?: string; role?: string; url?: string; admin?: string };
@@ -130,18 +151,16 @@ beforeAll(async () => {
       }
     });
   });
-  const started = await Promise.race([serving, childExit.then((code) => Promise.reject(new Error(`serve exited with ${code}:\n${logLines.join('\n')}`))), sleep(90_000).then(() => Promise.reject(new Error('serve did not start in 90 s')))]);
-  url = started.url;
-  adminUrl = started.admin;
-}, 300_000);
-
-afterAll(async () => {
-  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGKILL');
-    await Promise.race([childExit, sleep(5000)]);
-  }
-  await upstream?.close();
-});
+  const where = await Promise.race([
+    serving,
+    exit.then((code) => Promise.reject(new Error(`serve exited with ${code}:\n${logLines.join('\n')}`))),
+    sleep(90_000).then(() => Promise.reject(new Error('serve did not start in 90 s'))),
+  ]);
+  child = proc;
+  childExit = exit;
+  url = where.url;
+  adminUrl = where.admin;
+}
 
 describe('enclave-gate serve --workers 2', () => {
   it('serves over real TLS on one port; each worker has its own key and a certificate that verifies and binds the policy', async () => {
@@ -251,4 +270,20 @@ describe('enclave-gate serve --workers 2', () => {
       blocker.close();
     }
   }, 90_000);
+
+  it('SIGINT does the same; ENCLAVE_GATE_WORKERS sets the count', async () => {
+    await startServe([], { ENCLAVE_GATE_WORKERS: '2' });
+    const { body } = await waitFor('ready', 30_000, async () => {
+      const r = await readyz();
+      return r.status === 200 ? r : undefined;
+    });
+    expect(body.workers).toHaveLength(2);
+    const seen = upstream.received.length;
+    const slow = attestedGet('/slow');
+    await waitFor('the slow request to reach the upstream', 15_000, () => (upstream.received.slice(seen).some((r) => r.url === '/slow') ? true : undefined));
+    child.kill('SIGINT');
+    expect(await slow).toEqual({ status: 200, body: '{"slow":"done"}' });
+    expect(await Promise.race([childExit, sleep(30_000).then(() => 'timeout' as const)])).toBe(0);
+    for (const worker of body.workers) expect(() => process.kill(worker.pid, 0)).toThrow();
+  }, 120_000);
 });
