@@ -42,6 +42,7 @@ interface ReadyWorker {
   readonly pid: number;
   readonly ready: boolean;
   readonly policy?: { digest: string; revision: string };
+  readonly certificate?: { notAfter: string };
 }
 interface ReadyBody {
   readonly status: string;
@@ -191,8 +192,11 @@ describe('enclave-gate serve --workers 2', () => {
     // The admin port sums the counters of both workers.
     expect((await metricValue(ALLOWED_OK)) - before).toBe(n);
     expect(await metricValue('enclave_gate_workers{state="ready"}')).toBe(2);
-    // Gauges are not summed: readiness is the minimum over workers.
+    // Gauges are not summed: readiness is the minimum over workers, and so is
+    // the certificate expiry (the first certificate to expire is the one to alert on).
     expect(await metricValue('enclave_gate_ready')).toBe(1);
+    const expiries = body.workers.map((w) => Date.parse(w.certificate!.notAfter) / 1000);
+    expect(await metricValue('enclave_gate_certificate_expiry_timestamp_seconds')).toBeCloseTo(Math.min(...expiries), 3);
   });
 
   it('activates a new bundle on every worker; /readyz reports the one revision', async () => {
