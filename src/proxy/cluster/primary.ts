@@ -15,7 +15,6 @@
  * never sees a key, so none crosses the IPC channel.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
@@ -300,7 +299,8 @@ export async function startClusterPrimary(options: ClusterOptions): Promise<Clus
       url: undefined,
       failure: undefined,
       waiting: new Map(),
-      exited: once(worker, 'exit'),
+      // Not events.once: that rejects on an 'error' event, and an IPC error is no exit.
+      exited: new Promise((resolve) => worker.once('exit', resolve)),
     };
     workers.set(worker.id, state);
     worker.on('message', (message: unknown) => onMessage(state, message));
