@@ -144,8 +144,8 @@ async function main(): Promise<void> {
       '',
       `Machine load average (1 min) when the run started: ${loadBefore.toFixed(1)}, when it ended: ${loadavg()[0]!.toFixed(1)} (other work on the machine shows up as noise between rounds).`,
       '',
-      '| connections | workers | req/s | × 1 worker | p50 ms | p99 ms | CPU µs/req (all processes) | errors | non-2xx |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| connections | workers | req/s | × 1 worker | req/s in each round | p50 ms | p99 ms | CPU µs/req (all processes) | errors | non-2xx |',
+      '|---|---|---|---|---|---|---|---|---|---|',
     ];
     for (const connections of CONNECTIONS) {
       const med = (workers: number, f: (s: Sample) => number): number => median((results.get(`${connections}|${workers}`) ?? []).map(f));
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
         const samples = results.get(`${connections}|${workers}`) ?? [];
         const rps = med(workers, (s) => s.rps);
         lines.push(
-          `| ${connections} | ${workers} | ${rps.toFixed(0)} | ${(rps / base).toFixed(2)} | ${med(workers, (s) => s.p50)} | ${med(workers, (s) => s.p99)} | ${med(workers, (s) => s.cpuUsPerReq).toFixed(0)} | ${samples.reduce((a, s) => a + s.errors, 0)} | ${samples.reduce((a, s) => a + s.non2xx, 0)} |`,
+          `| ${connections} | ${workers} | ${rps.toFixed(0)} | ${(rps / base).toFixed(2)} | ${samples.map((s) => s.rps.toFixed(0)).join(', ')} | ${med(workers, (s) => s.p50)} | ${med(workers, (s) => s.p99)} | ${med(workers, (s) => s.cpuUsPerReq).toFixed(0)} | ${samples.reduce((a, s) => a + s.errors, 0)} | ${samples.reduce((a, s) => a + s.non2xx, 0)} |`,
         );
       }
     }
