@@ -1,10 +1,15 @@
 /**
  * `enclave-gate serve`: load the configuration from file, environment and
- * flags, start the gateway, and drain gracefully on SIGINT/SIGTERM.
+ * flags, start the gateway, and drain gracefully on SIGINT/SIGTERM. With
+ * `workers` above 1 this process becomes the cluster primary and the gateway
+ * runs in worker processes (docs/workers.md).
  */
+import cluster from 'node:cluster';
 import { CONFIG_ENV, OVERRIDES, loadConfig, type Config } from '../config/index.js';
 import { startGateway, type Gateway } from '../proxy/gateway.js';
 import { createLogger } from '../observability/logger.js';
+import { resolveWorkerCount, startClusterPrimary } from '../proxy/cluster/primary.js';
+import { runWorker } from '../proxy/cluster/worker.js';
 import { parseFlags } from './args.js';
 
 export const SERVE_USAGE = `Usage: enclave-gate serve [options]
@@ -19,6 +24,7 @@ Options (each also settable as an environment variable, and in the config file):
   --policy PATH             bundle .tar.gz or a Rego directory  (ENCLAVE_GATE_POLICY)
   --attestation PROVIDER    simulated|configfs-tsm|gramine|dstack|auto [simulated] (ENCLAVE_GATE_ATTESTATION)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent [info] (ENCLAVE_GATE_LOG_LEVEL)
+  --workers N|auto          processes serving the RA-TLS port; auto = one per CPU [1] (ENCLAVE_GATE_WORKERS)
   -h, --help                show this help
 `;
 
@@ -56,9 +62,21 @@ export function closeOnSignals(close: () => Promise<void>): void {
 
 /** Runs `serve`. */
 export async function serve(argv: string[]): Promise<Gateway | undefined> {
+  // A worker takes its configuration from the primary, not from argv, so a
+  // replacement started later cannot pick up an edited config file.
+  if (cluster.isWorker) {
+    await runWorker();
+    return undefined;
+  }
   const { config, help } = configFromArgv(argv, process.env);
   if (help) {
     process.stdout.write(SERVE_USAGE);
+    return undefined;
+  }
+  const workers = resolveWorkerCount(config.workers);
+  if (workers > 1) {
+    const primary = await startClusterPrimary({ config, workers, logger: createLogger(config.log.level).child({ role: 'primary' }) });
+    closeOnSignals(() => primary.close());
     return undefined;
   }
   const gateway = await startGateway({ config, logger: createLogger(config.log.level) });

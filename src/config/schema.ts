@@ -20,6 +20,23 @@ const upstream = z
 
 const positiveInt = z.number().int().positive();
 
+/** Most worker processes `workers` accepts; far above any core count this runs on. */
+export const MAX_WORKERS = 256;
+
+/**
+ * Worker process count: a whole number or `auto` (one per available CPU).
+ * Accepts the string form too, because the flag and ENCLAVE_GATE_WORKERS arrive as text.
+ */
+const workerCount = z.union([z.number(), z.string()]).transform((value, ctx): number | 'auto' => {
+  if (value === 'auto') return 'auto';
+  const n = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
+    ctx.addIssue({ code: 'custom', message: `must be a whole number from 1 to ${MAX_WORKERS}, or "auto"` });
+    return z.NEVER;
+  }
+  return n;
+});
+
 export const configSchema = z
   .object({
     /** Address of the RA-TLS listener. */
@@ -172,6 +189,8 @@ export const configSchema = z
       .prefault({}),
     /** Graceful shutdown: how long in-flight requests may take to finish. */
     shutdownGraceMs: z.number().int().nonnegative().default(10_000),
+    /** Processes serving the RA-TLS listener (node:cluster); 1 serves in this process. See docs/workers.md. */
+    workers: workerCount.default(1),
   })
   .strict();
 

@@ -3,6 +3,11 @@
  * its own (not prom-client's global) so tests and several proxies in one
  * process never collide. Labels never carry request data: decisions, stable
  * error codes and phase names only.
+ *
+ * With several workers (docs/workers.md) each worker keeps these metrics and
+ * the primary merges them with prom-client's AggregatorRegistry: counters and
+ * histograms are summed (the default); each gauge names its `aggregator` here,
+ * chosen so the merged value answers the question an alert asks of it.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { HotCounter, HotHistogram } from './hot-metrics.js';
@@ -81,32 +86,43 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       help: 'Connections opened to the model server',
       registers,
     }),
-    ready: new Gauge({ name: 'enclave_gate_ready', help: '1 when the policy is loaded and the certificate issued', registers }),
+    // min: the service is ready only when every worker is.
+    ready: new Gauge({ name: 'enclave_gate_ready', help: '1 when the policy is loaded and the certificate issued', aggregator: 'min', registers }),
     certExpiry: new Gauge({
       name: 'enclave_gate_certificate_expiry_timestamp_seconds',
       help: 'Unix time at which the serving RA-TLS certificate expires',
+      // min: the first worker certificate to expire is the one an expiry alert must see.
+      aggregator: 'min',
       registers,
     }),
     evidenceTimestamp: new Gauge({
       name: 'enclave_gate_evidence_timestamp_seconds',
       help: 'Unix time at which the serving attestation evidence was obtained',
+      // min: the oldest evidence any worker still serves.
+      aggregator: 'min',
       registers,
     }),
     attestationInsecure: new Gauge({
       name: 'enclave_gate_attestation_insecure',
       help: '1 while the proxy serves evidence from an insecure provider (simulated)',
       labelNames: ['provider'],
+      // max: one insecure worker makes the service insecure.
+      aggregator: 'max',
       registers,
     }),
     policyInfo: new Gauge({
       name: 'enclave_gate_policy_info',
       help: 'Active policy bundle (value is always 1)',
       labelNames: ['revision', 'digest'],
+      // max keeps the value 1 per revision; two series mean workers disagree (then /readyz is 503).
+      aggregator: 'max',
       registers,
     }),
     policyBundleActivations: new Counter({
       name: 'enclave_gate_policy_bundle_activations_total',
       help: 'Policy bundles activated after start (new digest in service, certificate re-issued)',
+      // max: every worker activates the same bundles, so a sum would count each one once per worker.
+      aggregator: 'max',
       registers,
     }),
     policyBundleFailures: new Counter({
@@ -124,6 +140,49 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     certificateValid: new Gauge({
       name: 'enclave_gate_certificate_valid',
       help: '1 while the served RA-TLS certificate is within its validity; 0 once it expired without renewal',
+      // min: 0 as soon as any worker serves an expired certificate.
+      aggregator: 'min',
+      registers,
+    }),
+  };
+}
+
+/** Metrics only the cluster primary keeps (docs/workers.md); merged with the workers' at scrape time. */
+export interface PrimaryMetrics {
+  readonly registry: Registry;
+  /** Worker processes by state: `configured` (wanted), `running` (alive), `ready` (serving the primary's policy). */
+  readonly workers: Gauge<'state'>;
+  /** Workers that exited unexpectedly and were replaced, by how they ended (`signal` or `exit`). */
+  readonly workerRestarts: Counter<'cause'>;
+  /**
+   * Bundles the primary refused before any worker saw them. Same name as the
+   * workers' counter so the merged series counts every refusal once.
+   */
+  readonly policyBundleFailures: Counter<'reason'>;
+}
+
+/** Creates the primary's registry; it never collects process metrics (the workers' are the ones that matter). */
+export function createPrimaryMetrics(): PrimaryMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  return {
+    registry,
+    workers: new Gauge({
+      name: 'enclave_gate_workers',
+      help: 'Worker processes by state: configured, running, ready (serving the primary policy)',
+      labelNames: ['state'],
+      registers,
+    }),
+    workerRestarts: new Counter({
+      name: 'enclave_gate_worker_restarts_total',
+      help: 'Workers that exited unexpectedly and were replaced, by cause (signal, exit)',
+      labelNames: ['cause'],
+      registers,
+    }),
+    policyBundleFailures: new Counter({
+      name: 'enclave_gate_policy_bundle_failures_total',
+      help: 'Policy bundles not activated (the previous one stays), by reason',
+      labelNames: ['reason'],
       registers,
     }),
   };

@@ -6,14 +6,20 @@
 import { createServer, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { EnclaveGateError } from '../errors.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Registry } from 'prom-client';
 import { problemBody, toProblem } from './respond.js';
 
 /** What the admin endpoints report on. */
 export interface AdminDeps {
-  readonly metrics: Metrics;
-  /** Ready once the policy is loaded and the certificate issued, and not draining. */
-  readonly readiness: () => { ready: boolean; detail: Record<string, unknown> };
+  /** What /metrics exposes: a proxy's own registry, or (cluster primary) one that merges every worker's. */
+  readonly metrics: { readonly registry: Pick<Registry, 'metrics' | 'contentType'> };
+  /** Ready once the policy is loaded and the certificate issued, and not draining. Async for a cluster primary, which asks its workers. */
+  readonly readiness: () => Readiness | Promise<Readiness>;
+}
+
+interface Readiness {
+  readonly ready: boolean;
+  readonly detail: Record<string, unknown>;
 }
 
 /** Creates (does not start) the admin server. */
@@ -33,8 +39,13 @@ export function createAdminServer(deps: AdminDeps): Server {
     }
     if (path === '/healthz') return json(200, { status: 'ok' });
     if (path === '/readyz') {
-      const { ready, detail } = deps.readiness();
-      return json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...detail });
+      Promise.resolve()
+        .then(deps.readiness)
+        .then(
+          ({ ready, detail }) => json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...detail }),
+          () => json(503, { status: 'not ready' }),
+        );
+      return;
     }
     if (path === '/metrics') {
       deps.metrics.registry

@@ -35,13 +35,23 @@ export interface GatewayOptions {
   readonly provider?: EvidenceProvider;
   /** Replaces the policy the config names (tests). */
   readonly policy?: PolicyEngine;
+  /** Replaces the bundle source the config names: a cluster worker gets its bundles from the primary (proxy/cluster/). */
+  readonly bundleSource?: BundleSource;
+  /** false: no admin listener (a cluster worker; the primary serves /healthz, /readyz, /metrics). Default true. */
+  readonly adminListener?: boolean;
+}
+
+/** What /readyz reports: ready or not, and why. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly detail: Record<string, unknown>;
 }
 
 /** A running proxy. */
 export interface Gateway {
   /** https://host:port of the RA-TLS listener. */
   readonly url: string;
-  /** http://host:port of the admin listener. */
+  /** http://host:port of the admin listener; "" when started without one. */
   readonly adminUrl: string;
   /** The certificate new handshakes get (changes on rotation and policy activation). */
   readonly certificate: IssuedCertificate;
@@ -54,10 +64,47 @@ export interface Gateway {
   reloadPolicy(): Promise<void>;
   /** Drains in-flight requests (up to the configured grace) and stops both listeners. */
   close(): Promise<void>;
+  /** What /readyz answers now (a cluster primary asks each worker for this). */
+  readiness(): Readiness;
 }
 
 const policyHashOf = (engine: PolicyEngine): HashEntry => ({ alg: 'sha-384', digest: engine.digest.bytes });
 const digestLabel = (engine: PolicyEngine): string => `${engine.digest.alg}:${engine.digest.hex}`;
+
+/** How bundles are verified and loaded under `config`; the cluster primary checks bundles the same way its workers will. */
+export async function policyLoadOptions(config: Config): Promise<LoadPolicyOptions> {
+  // Bundles: signature check before anything in them is used (docs/bundles.md).
+  const verifier = await createBundleVerifier({ keys: config.policy.signing.keys, scope: config.policy.signing.scope });
+  return {
+    opaPath: config.policy.opaPath ?? defaultOpaPath(),
+    capabilitiesPath: CAPABILITIES_FILE,
+    verifyArchive: async (files) => void (await verifier.verify(files)),
+  };
+}
+
+/**
+ * The bundle source `config` names: the HTTP bundle service, or the bundle
+ * file (watched unless policy.watch is false; without watch it still serves
+ * manual reloads). undefined for a Rego directory, which is compiled once.
+ */
+export function configuredBundleSource(config: Config): BundleSource | undefined {
+  if (config.policy.url !== undefined) {
+    return createHttpBundleSource({
+      url: config.policy.url,
+      intervalMs: config.policy.pollIntervalSeconds * 1000,
+      jitter: config.policy.pollJitter,
+      timeoutMs: config.policy.pollTimeoutMs,
+    });
+  }
+  const path = config.policy.path ?? DEFAULT_POLICY_BUNDLE;
+  if (!/\.(tar\.gz|tgz)$/.test(path)) return undefined;
+  return createFileBundleSource({
+    path,
+    watch: config.policy.watch,
+    debounceMs: config.policy.watchDebounceMs,
+    statIntervalMs: config.policy.watchIntervalSeconds * 1000,
+  });
+}
 
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -76,21 +123,19 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let certificates: CertificateManager | undefined;
   let source: BundleSource | undefined;
 
-  const admin: HttpServer = createAdminServer({
-    metrics,
-    readiness: () => ({
-      ready: policy !== undefined && certificate !== undefined && tlsServer?.listening === true && !draining && certificates?.expired !== true,
-      detail: {
-        policy: policy ? { revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` } : null,
-        certificate: (certificates?.current ?? certificate)?.toJSON() ?? null,
-        ...(certificates === undefined ? {} : { renewal: certificates.status() }),
-        ...(source === undefined ? {} : { policySource: source.description }),
-        draining,
-      },
-    }),
+  const readiness = (): Readiness => ({
+    ready: policy !== undefined && certificate !== undefined && tlsServer?.listening === true && !draining && certificates?.expired !== true,
+    detail: {
+      policy: policy ? { revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` } : null,
+      certificate: (certificates?.current ?? certificate)?.toJSON() ?? null,
+      ...(certificates === undefined ? {} : { renewal: certificates.status() }),
+      ...(source === undefined ? {} : { policySource: source.description }),
+      draining,
+    },
   });
+  const admin: HttpServer | undefined = options.adminListener === false ? undefined : createAdminServer({ metrics, readiness });
   const adminAddress = splitHostPort(config.admin);
-  const adminPort = await listen(admin, adminAddress.host, adminAddress.port);
+  const adminPort = admin === undefined ? 0 : await listen(admin, adminAddress.host, adminAddress.port);
 
   try {
     const provider =
@@ -120,30 +165,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     metrics.attestationInsecure.set({ provider: provider.name }, provider.insecure ? 1 : 0);
 
-    // Bundles: signature check before anything in them is used (docs/bundles.md).
-    const verifier = await createBundleVerifier({ keys: config.policy.signing.keys, scope: config.policy.signing.scope });
-    const loadOptions: LoadPolicyOptions = {
-      opaPath: config.policy.opaPath ?? defaultOpaPath(),
-      capabilitiesPath: CAPABILITIES_FILE,
-      verifyArchive: async (files) => void (await verifier.verify(files)),
-    };
+    const loadOptions = await policyLoadOptions(config);
     const policySource = config.policy.url ?? config.policy.path ?? DEFAULT_POLICY_BUNDLE;
-    if (options.policy === undefined && config.policy.url !== undefined) {
-      source = createHttpBundleSource({
-        url: config.policy.url,
-        intervalMs: config.policy.pollIntervalSeconds * 1000,
-        jitter: config.policy.pollJitter,
-        timeoutMs: config.policy.pollTimeoutMs,
-      });
-    } else if (options.policy === undefined && /\.(tar\.gz|tgz)$/.test(policySource)) {
-      // Without watch, the source still serves reloadPolicy() (manual reload).
-      source = createFileBundleSource({
-        path: policySource,
-        watch: config.policy.watch,
-        debounceMs: config.policy.watchDebounceMs,
-        statIntervalMs: config.policy.watchIntervalSeconds * 1000,
-      });
-    }
+    if (options.policy === undefined) source = options.bundleSource ?? configuredBundleSource(config);
     policy = options.policy ?? (source ? await loadPolicyBundle(await source.initial(), loadOptions) : await loadPolicy(policySource, loadOptions));
     metrics.policyInfo.set({ revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 1);
     logger.info({ source: source?.description ?? policySource, revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 'policy loaded');
@@ -266,7 +290,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     metrics.ready.set(1);
     const url = `https://${urlHost(listenAddress.host)}:${port}`;
-    const adminUrl = `http://${urlHost(adminAddress.host)}:${adminPort}`;
+    const adminUrl = admin === undefined ? '' : `http://${urlHost(adminAddress.host)}:${adminPort}`;
     logger.info({ url, admin: adminUrl, upstream: config.upstream }, 'enclave-gate is serving');
 
     const servedServer = tlsServer;
@@ -284,6 +308,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       metrics,
       rotateCertificate: () => manager.rotate({ reason: 'manual' }),
       reloadPolicy: async () => servedSource?.check(),
+      readiness,
       async close() {
         draining = true;
         metrics.ready.set(0);
@@ -291,7 +316,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await manager.close();
         await closeGracefully(servedServer, config.shutdownGraceMs);
         await servedPool.close();
-        await closeGracefully(admin, 1000);
+        if (admin !== undefined) await closeGracefully(admin, 1000);
       },
     };
   } catch (err) {
@@ -299,7 +324,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     await certificates?.close();
     await pool?.destroy();
     if (tlsServer?.listening) await closeGracefully(tlsServer, 0);
-    await closeGracefully(admin, 0);
+    if (admin !== undefined) await closeGracefully(admin, 0);
     throw err;
   }
 }
