@@ -181,7 +181,8 @@ export interface StreamErrorInfo {
  *   the OpenAI SDKs raise as an APIError, then `data: [DONE]` for clients that
  *   wait for it;
  * - /v1/responses: `event: error` with a Responses `{"type": "error", ...}` event;
- * - Anthropic: `event: error` with `{"type": "error", "error": {...}}`;
+ * - Anthropic: `event: error` with `{"type": "error", "error": {...}}`, the code
+ *   also in `error.details.error_code`, where the Anthropic SDKs read a code;
  * - NDJSON (Ollama): a last line `{"error": "..."}`, which Ollama clients raise.
  */
 export function errorEvent(protocol: StreamProtocol, format: 'sse' | 'ndjson', info: StreamErrorInfo): Buffer {
@@ -192,7 +193,7 @@ export function errorEvent(protocol: StreamProtocol, format: 'sse' | 'ndjson', i
   switch (protocol) {
     case 'anthropic-messages':
       return Buffer.from(
-        sse({ type: 'error', error: { type: info.code === 'EG_RESPONSE_DENIED' ? 'permission_error' : 'api_error', message: info.message, code: info.code, request_id: info.requestId, reasons: info.reasons } }, 'error'),
+        sse({ type: 'error', error: { type: info.code === 'EG_RESPONSE_DENIED' ? 'permission_error' : 'api_error', message: info.message, code: info.code, details: { error_code: info.code }, request_id: info.requestId, reasons: info.reasons } }, 'error'),
         'utf8',
       );
     case 'openai-responses':
