@@ -14,6 +14,12 @@ step() { printf '\n== %s\n' "$*"; }
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# python3 runs the client SDK tests and kubernetes-validate (in .venv, below).
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+# deploy/ validation (test/integration/deploy.test.ts): promtool (in Debian's
+# prometheus package) and systemd-analyze (systemd).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then
