@@ -7,7 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -121,6 +122,20 @@ describe('against a live RA-TLS server', () => {
     });
     const text = await cli(url);
     expect(text.stdout).toContain(`refused evidence, signature checked: measurement ${String(accepted['measurement'])}`);
+  });
+
+  it('--save-cert writes the verified certificate as PEM, and nothing when verification fails', async () => {
+    const saved = join(scratch, 'saved.pem');
+    const refused = await cli(url, '--save-cert', saved);
+    expect(refused.code).toBe(9);
+    expect(existsSync(saved)).toBe(false);
+    const run = await cli(url, '--allow-simulated', '--save-cert', saved);
+    expect(run.code, run.stdout).toBe(0);
+    expect(new X509Certificate(readFileSync(saved)).raw.equals(new X509Certificate(issued.certPem).raw)).toBe(true);
+    // The saved file verifies on its own (the pre-flight a pinning client runs).
+    expect((await cli('--cert', saved, '--allow-simulated')).code).toBe(0);
+    const usage = await cli('--evidence', saved, '--platform', 'simulated', '--save-cert', join(scratch, 'x.pem'));
+    expect(usage.code).toBe(1);
   });
 
   it('exit 5 when --at lies after the certificate', async () => {
