@@ -100,7 +100,8 @@ function envelope(problem: Problem, dialect: ErrorDialect): { document: Record<s
         contentType: 'application/json',
       };
     case 'ollama':
-      return { document: { ...problem, error: message }, contentType: 'application/json' };
+      // Ollama clients surface only this string, so it carries the code too.
+      return { document: { ...problem, error: `${problem.code}: ${message}` }, contentType: 'application/json' };
     case 'problem':
       return { document: { ...problem }, contentType: 'application/problem+json' };
   }

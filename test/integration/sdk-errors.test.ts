@@ -42,6 +42,19 @@ function answerChat(body: Buffer, res: ServerResponse): void {
   res.end(JSON.stringify({ id: 'c1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }], ...UNREDACTABLE }));
 }
 
+function answerOllamaChat(body: Buffer, res: ServerResponse): void {
+  const line = (o: object): string => `${JSON.stringify(o)}\n`;
+  if ((JSON.parse(body.toString()) as { stream?: boolean }).stream !== false) {
+    // Ollama streams by default (NDJSON).
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    res.write(line({ model: 'm', created_at: '2026-01-01T00:00:00Z', message: { role: 'assistant', content: 'Hello' }, done: false }));
+    res.end(line({ model: 'm', created_at: '2026-01-01T00:00:00Z', message: { role: 'assistant', content: 'x' }, done: false, ...UNREDACTABLE }));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ model: 'm', created_at: '2026-01-01T00:00:00Z', message: { role: 'assistant', content: 'hi' }, done: true, ...UNREDACTABLE }));
+}
+
 function answerMessages(body: Buffer, res: ServerResponse): void {
   if ((JSON.parse(body.toString()) as { stream?: boolean }).stream === true) {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -57,6 +70,7 @@ beforeAll(async () => {
   upstream = await startUpstream();
   upstream.route('/v1/chat/completions', (_req, body, res) => answerChat(body, res));
   upstream.route('/v1/messages', (_req, body, res) => answerMessages(body, res));
+  upstream.route('/api/chat', (_req, body, res) => answerOllamaChat(body, res));
   gateway = await startTestGateway(upstream.url);
   agent = trustingAgent(gateway);
   dir = mkdtempSync(join(tmpdir(), 'eg-sdk-'));
@@ -77,8 +91,8 @@ interface SdkError {
   body?: Record<string, unknown> | string | null;
 }
 
-describe('Python SDKs (openai, anthropic from PyPI) raise our message and code', () => {
-  let report: Record<'openai' | 'anthropic', Record<'denied' | 'withheld' | 'stream', SdkError>>;
+describe('Python clients (openai, anthropic, ollama from PyPI) raise our message and code', () => {
+  let report: Record<'openai' | 'anthropic' | 'ollama', Record<'denied' | 'withheld' | 'stream', SdkError>>;
 
   beforeAll(async () => {
     const out = await runPython('test/clients/python/sdk_errors.py', [gateway.url, join(dir, 'gateway.pem')], 90_000);
@@ -134,6 +148,25 @@ describe('Python SDKs (openai, anthropic from PyPI) raise our message and code',
     expect(e.exception).not.toBeNull();
     expect(e.code).toBe('EG_RESPONSE_DENIED');
     expect(e.message).toContain('response withheld by policy');
+  });
+
+  it('ollama: a request with PII is ResponseError whose error starts with EG_POLICY_DENIED', () => {
+    const e = report.ollama.denied;
+    expect(e.exception).toBe('ResponseError');
+    expect(e.status).toBe(403);
+    expect(e.body).toBe('EG_POLICY_DENIED: request denied by policy: pii_detected:email:/messages/0/content');
+  });
+
+  it('ollama: a withheld response is ResponseError with EG_RESPONSE_DENIED', () => {
+    const e = report.ollama.withheld;
+    expect(e.exception).toBe('ResponseError');
+    expect(e.body).toMatch(/^EG_RESPONSE_DENIED: response withheld by policy: pii_in_response:email/);
+  });
+
+  it('ollama: a stream cut mid-way raises ResponseError from the error line', () => {
+    const e = report.ollama.stream;
+    expect(e.exception).toBe('ResponseError');
+    expect(e.body).toBe('EG_RESPONSE_DENIED: response withheld by policy');
   });
 });
 
@@ -196,7 +229,7 @@ describe('Ollama routes answer the {"error": "..."} shape Ollama clients read', 
     // ollama-js parses an error body only when the content type contains application/json.
     expect(res.headers.get('content-type')).toBe('application/json');
     const body = (await res.json()) as Record<string, unknown>;
-    expect(body['error']).toBe('request denied by policy: pii_detected:email:/messages/0/content');
+    expect(body['error']).toBe('EG_POLICY_DENIED: request denied by policy: pii_detected:email:/messages/0/content');
     expect(body).toMatchObject({ code: 'EG_POLICY_DENIED', status: 403, request_id: res.headers.get('x-request-id') });
   });
 });

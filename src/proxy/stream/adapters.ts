@@ -187,7 +187,8 @@ export interface StreamErrorInfo {
  */
 export function errorEvent(protocol: StreamProtocol, format: 'sse' | 'ndjson', info: StreamErrorInfo): Buffer {
   if (format === 'ndjson') {
-    return Buffer.from(`${JSON.stringify({ error: info.message, code: info.code, request_id: info.requestId, reasons: info.reasons })}\n`, 'utf8');
+    // Ollama clients surface only `error`, so it carries the code too.
+    return Buffer.from(`${JSON.stringify({ error: `${info.code}: ${info.message}`, code: info.code, request_id: info.requestId, reasons: info.reasons })}\n`, 'utf8');
   }
   const sse = (data: unknown, type?: string): string => `${type === undefined ? '' : `event: ${type}\n`}data: ${JSON.stringify(data)}\n\n`;
   switch (protocol) {

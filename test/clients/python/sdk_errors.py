@@ -1,4 +1,4 @@
-"""What the real OpenAI and Anthropic Python SDKs raise for enclave-gate's errors.
+"""What the real OpenAI, Anthropic and Ollama Python clients raise for enclave-gate's errors.
 
 Run by test/integration/sdk-errors.test.ts against a live gateway over real
 TLS: the SSL context trusts exactly the gateway's exported certificate. For
@@ -15,6 +15,7 @@ import ssl
 import sys
 
 import anthropic
+import ollama
 import openai
 
 PII_PROMPT = "please mail alice@example.com"
@@ -38,6 +39,8 @@ def attempt(call) -> dict:
         return {"exception": None, "result": repr(result)[:200]}
     except (openai.APIError, anthropic.APIError) as error:
         return describe(error)
+    except ollama.ResponseError as error:
+        return {"exception": type(error).__name__, "message": str(error), "status": error.status_code, "code": None, "body": error.error}
 
 
 def main() -> None:
@@ -73,6 +76,15 @@ def main() -> None:
 
         return call
 
+    ol = ollama.Client(host=base_url, verify=context)
+
+    def ol_chat(prompt: str, stream: bool):
+        def call():
+            answer = ol.chat(model="m", messages=[{"role": "user", "content": prompt}], stream=stream)
+            return list(answer) if stream else answer
+
+        return call
+
     report = {
         "openai": {
             "denied": attempt(oa_chat(PII_PROMPT, False)),
@@ -83,6 +95,11 @@ def main() -> None:
             "denied": attempt(an_messages(PII_PROMPT, False)),
             "withheld": attempt(an_messages(CLEAN_PROMPT, False)),
             "stream": attempt(an_messages(CLEAN_PROMPT, True)),
+        },
+        "ollama": {
+            "denied": attempt(ol_chat(PII_PROMPT, False)),
+            "withheld": attempt(ol_chat(CLEAN_PROMPT, False)),
+            "stream": attempt(ol_chat(CLEAN_PROMPT, True)),
         },
     }
     print(json.dumps(report, default=str))
