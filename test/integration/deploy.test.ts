@@ -14,11 +14,15 @@
  *   is built without Kubernetes service discovery, so the Kubernetes scrape
  *   config is checked for agreement only);
  * - `systemd-analyze verify` accepts the unit exactly as install.sh renders
- *   it, with no warning, and the shipped config file loads;
+ *   it, with no warning, and the shipped config file loads; install.sh, run
+ *   into a staging root (DESTDIR) after a real build, lays out a package that
+ *   starts with production dependencies only, and that stops with exit 12
+ *   naming configfs-tsm where there is none;
  * - the container build's ignore files are identical and keep host artefacts
  *   out of the build context.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +31,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
+import { ensurePolicyBundle } from '../helpers/gateway.js';
 import { PYTHON } from '../helpers/python.js';
 
 const run = promisify(execFile);
@@ -234,6 +239,49 @@ describe('systemd', () => {
     expect(script).toContain('PREFIX=/opt/enclave-gate');
     expect(readFileSync(join(DEPLOY, 'systemd', 'enclave-gate.service'), 'utf8')).toMatch(/^User=enclave-gate$/m);
   });
+});
+
+describe('install.sh into a staging root', () => {
+  let stage: string;
+
+  beforeAll(async () => {
+    // What install.sh expects: a built checkout (npm run build, policy:build).
+    await run(join(PACKAGE_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: PACKAGE_ROOT, timeout: 240_000 });
+    ensurePolicyBundle();
+    stage = join(scratch, 'stage');
+    const install = await run('bash', [join(DEPLOY, 'systemd', 'install.sh')], { cwd: PACKAGE_ROOT, env: { ...process.env, DESTDIR: stage }, timeout: 240_000 });
+    expect(install.stdout).toMatch(/installed the package in/);
+  }, 300_000);
+
+  const installed = (...parts: string[]): string => join(stage, 'opt', 'enclave-gate', ...parts);
+
+  it('lays out the package, the config and the unit where the unit expects them', () => {
+    expect(readFileSync(join(stage, 'etc', 'enclave-gate', 'enclave-gate.yaml'), 'utf8')).toBe(readFileSync(join(DEPLOY, 'systemd', 'enclave-gate.yaml'), 'utf8'));
+    const unit = readFileSync(join(stage, 'etc', 'systemd', 'system', 'enclave-gate.service'), 'utf8');
+    expect(unit).toContain(' /opt/enclave-gate/dist/cli/main.js serve --config /etc/enclave-gate/enclave-gate.yaml');
+    const modules = readdirSync(installed('node_modules'));
+    expect(modules).toContain('undici');
+    for (const dev of ['vitest', 'typescript', 'eslint', 'openai']) expect(modules).not.toContain(dev);
+  });
+
+  it('the installed CLI stops with exit 12 naming configfs-tsm on a host without it', async () => {
+    const start = await attempt(process.execPath, [installed('dist', 'cli', 'main.js'), 'serve', '--config', join(stage, 'etc', 'enclave-gate', 'enclave-gate.yaml'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']);
+    expect(start.code).toBe(12);
+    expect(start.out).toMatch(/EG_ATTESTATION_UNAVAILABLE.*\/sys\/kernel\/config\/tsm\/report/);
+  });
+
+  it('the installed package serves (simulated attestation) with its bundled policy, and drains on SIGTERM', async () => {
+    const child = spawn(process.execPath, [installed('dist', 'cli', 'main.js'), 'serve', '--config', join(stage, 'etc', 'enclave-gate', 'enclave-gate.yaml'), '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--attestation', 'simulated'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('enclave-gate is serving') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('enclave-gate is serving');
+    child.kill('SIGTERM');
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+  }, 90_000);
 });
 
 describe('container build context', () => {
