@@ -108,6 +108,15 @@ function envelope(problem: Problem, dialect: ErrorDialect): { document: Record<s
 }
 
 /**
+ * Failures that the same request meets again: the policy's verdict on these
+ * bytes, or a model answer the proxy cannot inspect. The OpenAI and Anthropic
+ * SDKs retry 5xx answers unless told `x-should-retry: false`, and each retry
+ * is a full model call; 502/503/504 for an unreachable, slow or starting
+ * model stay retryable.
+ */
+const NOT_RETRYABLE: ReadonlySet<ErrorCode> = new Set(['EG_POLICY_FAILURE', 'EG_UPSTREAM_INVALID_JSON', 'EG_UPSTREAM_RESPONSE_TOO_LARGE']);
+
+/**
  * Serialises a problem with its headers, in the envelope of the route `path`
  * names (plain problem+json when no path is known, as for malformed HTTP).
  */
@@ -121,6 +130,7 @@ export function problemBody(problem: Problem, path?: string): { body: Buffer; he
       'content-length': String(body.length),
       'cache-control': 'no-store',
       'x-request-id': problem.request_id,
+      ...(NOT_RETRYABLE.has(problem.code) ? { 'x-should-retry': 'false' } : {}),
     },
   };
 }

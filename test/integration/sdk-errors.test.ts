@@ -71,6 +71,11 @@ beforeAll(async () => {
   upstream.route('/v1/chat/completions', (_req, body, res) => answerChat(body, res));
   upstream.route('/v1/messages', (_req, body, res) => answerMessages(body, res));
   upstream.route('/api/chat', (_req, body, res) => answerOllamaChat(body, res));
+  // A model answer that is not JSON although it says so: 502, and the same again on every retry.
+  upstream.route('/v1/completions', (_req, _body, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"choices": [');
+  });
   gateway = await startTestGateway(upstream.url);
   agent = trustingAgent(gateway);
   dir = mkdtempSync(join(tmpdir(), 'eg-sdk-'));
@@ -92,7 +97,7 @@ interface SdkError {
 }
 
 describe('Python clients (openai, anthropic, ollama from PyPI) raise our message and code', () => {
-  let report: Record<'openai' | 'anthropic' | 'ollama', Record<'denied' | 'withheld' | 'stream', SdkError>>;
+  let report: Record<'openai' | 'anthropic' | 'ollama', Record<'denied' | 'withheld' | 'stream', SdkError>> & { retry: { unparsable_answer: SdkError } };
 
   beforeAll(async () => {
     const out = await runPython('test/clients/python/sdk_errors.py', [gateway.url, join(dir, 'gateway.pem')], 90_000);
@@ -148,6 +153,14 @@ describe('Python clients (openai, anthropic, ollama from PyPI) raise our message
     expect(e.exception).not.toBeNull();
     expect(e.code).toBe('EG_RESPONSE_DENIED');
     expect(e.message).toContain('response withheld by policy');
+  });
+
+  it('openai: a 502 that a retry cannot fix is not retried (x-should-retry: false), so the model is called once', () => {
+    const e = report.retry.unparsable_answer;
+    expect(e.exception).toBe('InternalServerError');
+    expect(e.status).toBe(502);
+    expect(e.code).toBe('EG_UPSTREAM_INVALID_JSON');
+    expect(upstream.received.filter((r) => r.url === '/v1/completions')).toHaveLength(1);
   });
 
   it('ollama: a request with PII is ResponseError whose error starts with EG_POLICY_DENIED', () => {

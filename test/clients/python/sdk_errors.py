@@ -85,7 +85,13 @@ def main() -> None:
 
         return call
 
+    # The SDKs retry 5xx twice by default; count what reaches the model server.
+    oa_retrying = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=2, http_client=openai.DefaultHttpxClient(verify=context))
+
     report = {
+        "retry": {
+            "unparsable_answer": attempt(lambda: oa_retrying.completions.create(model="m", prompt=CLEAN_PROMPT)),
+        },
         "openai": {
             "denied": attempt(oa_chat(PII_PROMPT, False)),
             "withheld": attempt(oa_chat(CLEAN_PROMPT, False)),
