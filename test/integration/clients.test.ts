@@ -140,7 +140,7 @@ describe('Go: pinned to the ratls.pubkeyHash that verify --json reports', () => 
 
   beforeAll(async () => {
     binary = join(scratch, 'pinned-client');
-    const build = await attempt('go', ['build', '-C', join('test', 'clients', 'go'), '-o', binary, '.'], 240_000);
+    const build = await attempt('go', ['build', '-C', join('test', 'clients', 'go'), '-buildvcs=false', '-o', binary, '.'], 240_000);
     expect(build.code, build.stderr).toBe(0);
     const verified = await cli(gateway.url, '--allow-simulated', '--json');
     expect(verified.code).toBe(0);
