@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
+import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,5 +245,40 @@ describe('Ollama routes answer the {"error": "..."} shape Ollama clients read', 
     const body = (await res.json()) as Record<string, unknown>;
     expect(body['error']).toBe('EG_POLICY_DENIED: request denied by policy: pii_detected:email:/messages/0/content');
     expect(body).toMatchObject({ code: 'EG_POLICY_DENIED', status: 403, request_id: res.headers.get('x-request-id') });
+  });
+});
+
+describe('ollama npm package (ollama-js) raises our message and code', () => {
+  const client = (): Ollama =>
+    new Ollama({
+      host: gateway.url,
+      // The client trusts exactly the gateway's certificate (no -k).
+      fetch: ((url: string, init?: Record<string, unknown>) => undiciFetch(url, { ...init, dispatcher: agent })) as unknown as typeof fetch,
+    });
+
+  async function thrown(call: () => Promise<unknown>): Promise<Error & { status_code?: number; error?: string }> {
+    const error = await call().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return error as Error & { status_code?: number; error?: string };
+  }
+
+  it('a request with PII: ResponseError with the code and reason (ollama-js needs application/json to read it)', async () => {
+    const e = await thrown(() => client().chat({ model: 'm', messages: [{ role: 'user', content: 'mail alice@example.com' }], stream: false }));
+    expect(e.name).toBe('ResponseError');
+    expect(e.status_code).toBe(403);
+    expect(e.message).toBe('EG_POLICY_DENIED: request denied by policy: pii_detected:email:/messages/0/content');
+  });
+
+  it('a stream cut mid-way throws with EG_RESPONSE_DENIED, releasing nothing withheld', async () => {
+    const seen: string[] = [];
+    const e = await thrown(async () => {
+      for await (const part of await client().chat({ model: 'm', messages: [{ role: 'user', content: 'hello' }], stream: true })) seen.push(part.message.content);
+    });
+    expect(e.message).toBe('EG_RESPONSE_DENIED: response withheld by policy');
+    // Text still in the hold-back window when the deny comes is dropped, never released.
+    expect(['', 'Hello']).toContain(seen.join(''));
   });
 });
