@@ -1,7 +1,7 @@
 /**
  * What the client libraries people use show for enclave-gate's errors: the
- * real OpenAI and Anthropic Python SDKs (PyPI, in the test venv) and the
- * `openai` npm package, over real TLS that trusts exactly the gateway's
+ * real OpenAI, Anthropic and Ollama Python clients (PyPI, in the test venv)
+ * and the `openai` and `ollama` npm packages, over real TLS that trusts exactly the gateway's
  * certificate, against the real default policy and a real upstream. Three
  * failures an application meets: a request denied for PII (403 before the
  * model is asked), a response withheld (PII the policy cannot redact), and a
