@@ -14,6 +14,12 @@ step() { printf '\n== %s\n' "$*"; }
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# python3 runs the client SDK tests and kubernetes-validate (in .venv, below).
+command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
+# deploy/ validation (test/integration/deploy.test.ts): promtool (in Debian's
+# prometheus package) and systemd-analyze (systemd).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then
@@ -23,6 +29,22 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Python client tests (test/clients/python, test/integration/sdk-errors.test.ts,
+# deploy validation) run the real SDKs from PyPI in a venv under .venv/,
+# created once; pip runs only when a pinned requirement is missing.
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  step "installing Debian package: python3-venv"
+  [[ $(id -u) -eq 0 ]] || { echo "test/run.sh: need python3-venv (apt-get install python3-venv)" >&2; exit 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+fi
+[[ -x .venv/bin/python ]] || { step "creating .venv for the Python client tests"; python3 -m venv .venv; }
+if ! .venv/bin/python test/clients/python/requirements-met.py test/clients/python/requirements.txt; then
+  step "installing Python test requirements into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r test/clients/python/requirements.txt
 fi
 
 step "type check"

@@ -6,7 +6,8 @@
  * This is the one place the verifier reads the wall clock (`--at` defaults to
  * now); the library always takes the instant as an argument.
  */
-import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { parseArgs } from 'node:util';
@@ -54,6 +55,8 @@ Options:
   --fresh                   https:// targets: also fetch fresh evidence over the same connection
                             (GET /.well-known/attestation) bound to a new nonce and the TLS session
   --timeout MS              connection timeout for https:// targets (default 10000)
+  --save-cert FILE          https:// and --cert: write the verified certificate (PEM) to FILE, only when
+                            every check passed, for clients that pin it (docs/clients.md)
 
 Exit codes: 0 verified; 1 usage; 2 parse; 3 signature; 4 chain; 5 validity;
 6 revoked; 7 binding; 8 TCB; 9 reference values, debug or simulated; 10 connect.
@@ -76,6 +79,7 @@ const OPTIONS = {
   'appraisal-policy': { type: 'string' },
   'appraisal-entrypoint': { type: 'string' },
   'allow-trailing-data': { type: 'boolean' },
+  'save-cert': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -249,12 +253,19 @@ interface Parsed {
     'appraisal-policy'?: string;
     'appraisal-entrypoint'?: string;
     'allow-trailing-data'?: boolean;
+    'save-cert'?: string;
     help?: boolean;
   };
   readonly positionals: string[];
 }
 
-async function run(parsed: Parsed): Promise<Verdict> {
+/** A verdict, and the certificate it is about when one was verified (for --save-cert). */
+interface Outcome {
+  readonly verdict: Verdict;
+  readonly cert?: Uint8Array;
+}
+
+async function run(parsed: Parsed): Promise<Outcome> {
   const { values, positionals } = parsed;
   const modes = [positionals.length > 0, values.cert !== undefined, values.evidence !== undefined].filter(Boolean).length;
   if (modes !== 1 || positionals.length > 1) usage('give exactly one of: an https:// URL, --cert FILE, --evidence FILE');
@@ -282,11 +293,15 @@ async function run(parsed: Parsed): Promise<Verdict> {
     if (values.platform === undefined || !(PLATFORMS as readonly string[]).includes(values.platform)) {
       usage(`--evidence needs --platform ${PLATFORMS.join('|')}`);
     }
+    if (values['save-cert'] !== undefined) usage('--save-cert needs an https:// URL or --cert');
     const evidence = decodeEvidenceFile(new Uint8Array(readInput(values.evidence, 'evidence')));
-    return verifyEvidence({ ...common, platform: values.platform as Platform, evidence });
+    return { verdict: verifyEvidence({ ...common, platform: values.platform as Platform, evidence }) };
   }
   if (values.platform !== undefined) usage('--platform applies to --evidence only');
-  if (values.cert !== undefined) return verifyCertificate(new Uint8Array(readInput(values.cert, 'certificate')), common);
+  if (values.cert !== undefined) {
+    const cert = new Uint8Array(readInput(values.cert, 'certificate'));
+    return { verdict: verifyCertificate(cert, common), cert };
+  }
 
   let target: URL;
   try {
@@ -298,12 +313,25 @@ async function run(parsed: Parsed): Promise<Verdict> {
   const timeout = values.timeout === undefined ? 10_000 : Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout <= 0) usage('--timeout must be a positive number of milliseconds');
   const peer = await fetchPeerCertificate(target, timeout, values.fresh === true);
-  if (!('cert' in peer)) return peer;
+  if (!('cert' in peer)) return { verdict: peer };
   const verdict = verifyCertificate(peer.cert, common);
-  if (!verdict.ok || peer.fresh === undefined) return verdict;
+  if (!verdict.ok || peer.fresh === undefined) return { verdict, cert: peer.cert };
   const fresh = verifyFreshAttestation(peer.fresh.answer, { ...common, certificate: peer.cert, nonce: peer.fresh.nonce, tlsExporter: peer.fresh.tlsExporter });
   // One transcript: the certificate's checks, then the fresh answer's.
-  return { ...fresh, steps: [...verdict.steps, ...fresh.steps] };
+  return { verdict: { ...fresh, steps: [...verdict.steps, ...fresh.steps] }, cert: peer.cert };
+}
+
+/**
+ * Writes the certificate that was just verified, as PEM. Only a passing
+ * verdict gets here, so a client that pins this file pins exactly what the
+ * evidence vouched for (no second connection that could meet another key).
+ */
+function saveCertificate(path: string, cert: Uint8Array): void {
+  try {
+    writeFileSync(path, new X509Certificate(cert).toString(), { mode: 0o644 });
+  } catch (cause) {
+    throw new VerifyError('EG_VERIFY_USAGE', `cannot write --save-cert ${path}: ${describeThrown(cause)}`, { cause });
+  }
 }
 
 /**
@@ -325,7 +353,10 @@ export async function verify(argv: string[], io: VerifyIo = PROCESS_IO): Promise
   }
   let verdict: Verdict;
   try {
-    verdict = await run(parsed);
+    const outcome = await run(parsed);
+    verdict = outcome.verdict;
+    const savePath = parsed.values['save-cert'];
+    if (verdict.ok && savePath !== undefined && outcome.cert !== undefined) saveCertificate(savePath, outcome.cert);
   } catch (error) {
     verdict = failureVerdict(error, new Transcript());
     if (verdict.code === 'EG_VERIFY_USAGE' && parsed.values.json !== true) {

@@ -41,7 +41,7 @@ export const configSchema = z
   .object({
     /** Address of the RA-TLS listener. */
     listen: hostPort.default('127.0.0.1:8443'),
-    /** Address of the admin listener (health, readiness, metrics); keep it on loopback. */
+    /** Address of the admin listener (health, readiness, metrics): loopback, or the pod IP behind a NetworkPolicy (deploy/). */
     admin: hostPort.default('127.0.0.1:9464'),
     /** The model server: http://host:port or unix:/path/to/socket. */
     upstream: upstream.default('http://127.0.0.1:8000'),

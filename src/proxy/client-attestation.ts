@@ -290,7 +290,7 @@ export class ClientAttestation {
       state === 'none'
         ? 'this proxy requires a client RA-TLS certificate and none was presented'
         : `the client RA-TLS certificate did not verify (${state.attestation.code ?? 'EG_VERIFY_PARSE'})`;
-    const { body, headers } = problemBody(toProblem(new EnclaveGateError('EG_CLIENT_ATTESTATION_FAILED', detail), id, [reason]));
+    const { body, headers } = problemBody(toProblem(new EnclaveGateError('EG_CLIENT_ATTESTATION_FAILED', detail), id, [reason]), req.url ?? '/');
     headers['connection'] = 'close';
     res.writeHead(403, headers);
     res.end(body);

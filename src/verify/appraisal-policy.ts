@@ -9,7 +9,7 @@
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { VerifyError, describeThrown } from '../errors.js';
 import { type Transcript } from './types.js';
-import { failureVerdict, verdictJson, type Verdict } from './verdict.js';
+import { failureVerdict, verdictJson, verifiedOf, type Verdict } from './verdict.js';
 
 /** A loaded appraisal policy. */
 export interface AppraisalPolicy {
@@ -70,5 +70,5 @@ export function applyAppraisalPolicy(verdict: Verdict, policy: AppraisalPolicy |
   }
   const detail = decision.problem ?? `appraisal policy ${policy.entrypoint} denies: ${decision.reasons.join(', ') || 'no reason given'}`;
   transcript.fail('appraise.policy', 'EG_VERIFY_REFERENCE_VALUES', detail);
-  return failureVerdict(new VerifyError('EG_VERIFY_REFERENCE_VALUES', detail), transcript, verdict.platform);
+  return failureVerdict(new VerifyError('EG_VERIFY_REFERENCE_VALUES', detail), transcript, verdict.platform, verifiedOf(verdict));
 }

@@ -399,6 +399,8 @@ interface Run {
   readonly flags: AppraisalFlags;
   readonly options: VerifyCertificateOptions;
   platform?: Platform;
+  /** The evidence once its platform checks passed, reported if a later step refuses it. */
+  evidence?: VerifiedEvidence;
 }
 
 /** What the evidence must carry beyond the key binding (the freshness answer adds both). */
@@ -432,6 +434,7 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
   const sources = endorsementSources(tagged.tag, stapled, options, ctx);
   const evidence = verifyTagged(tagged.tag, tagged.evidence, { ...sources, ...flags }, ctx);
   run.platform = evidence.platform;
+  run.evidence = evidence;
 
   const expected = hex(reportDataFor(tagged.claims));
   if (evidence.reportData.toLowerCase() !== expected) {
@@ -483,6 +486,7 @@ function verifyOpenEnclave(cert: ReadCertificate, run: Run): Verdict {
   checkSelfSignature(cert, ctx);
   checkCertificateValidity(cert, ctx);
   const evidence = verifyIntelQuote(quote, options.collateral, ctx);
+  run.evidence = evidence;
   if (evidence.platform !== 'sgx') fail(ctx, 'oe.evidence', 'EG_VERIFY_UNSUPPORTED', `Open Enclave type 2 evidence must be an SGX quote, got ${evidence.platform}`);
   checkOpenEnclaveBinding(evidence, cert.spki, ctx);
   checkPolicyHash(undefined, rv, 'Open Enclave', ctx);
@@ -499,6 +503,7 @@ function verifyEvervault(cert: ReadCertificate, run: Run): Verdict {
   ctx.transcript.pass('cert.signature', `not checked: issued by "${cert.node.issuer.replace(/\n/g, ', ')}"; the Nitro document binds the key`);
   checkCertificateValidity(cert, ctx);
   const evidence = verifyNitroSanCertificate(cert.node, ctx);
+  run.evidence = evidence;
   checkPolicyHash(undefined, rv, 'Evervault', ctx);
   appraiseEvidence(evidence, rv, flags, { kind: 'native' }, ctx);
   const ratls: RatlsBinding = { format: 'evervault', pubkeyHash: formatHashEntry(hashEntry('sha-256', cert.spki)) };
@@ -546,7 +551,7 @@ export function verifyCertificate(cert: CertificateSource, options: VerifyCertif
       `the certificate carries no attestation evidence: no ${OID_TCG_DICE_TAGGED_EVIDENCE} or ${OID_CMW} extension, no Open Enclave ${OID_OPEN_ENCLAVE_SGX_EVIDENCE} extension, no Nitro document in a subjectAltName`,
     );
   } catch (error) {
-    return failureVerdict(error, transcript, run.platform);
+    return failureVerdict(error, transcript, run.platform, run.evidence);
   }
 }
 
@@ -583,7 +588,7 @@ export function verifyFreshAttestation(answer: unknown, options: VerifyFreshOpti
     const verdict = verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter });
     return applyAppraisalPolicy(verdict, options.appraisalPolicy, transcript);
   } catch (error) {
-    return failureVerdict(error, transcript, run.platform);
+    return failureVerdict(error, transcript, run.platform, run.evidence);
   }
 }
 

@@ -260,6 +260,7 @@ export function evidenceExpiry(evidence: VerifiedEvidence): Date | undefined {
 export function verifyEvidence(input: VerifyEvidenceInput): Verdict {
   const transcript = new Transcript();
   let platform: Platform | undefined;
+  let verified: VerifiedEvidence | undefined;
   try {
     if (typeof input !== 'object' || input === null) throw new VerifyError('EG_VERIFY_USAGE', 'verifyEvidence needs an options object');
     const at = checkAt(input.at, { at: new Date(0), transcript });
@@ -274,10 +275,11 @@ export function verifyEvidence(input: VerifyEvidenceInput): Verdict {
     };
     ctx.transcript.pass('input', `${input.platform} evidence, ${input.evidence.length} bytes, checked at ${at.toISOString()}`);
     const evidence = verifyPlatformEvidence(input.platform, input.evidence, { ...input, ...flags }, ctx);
+    verified = evidence;
     appraiseEvidence(evidence, rv, flags, { kind: 'native' }, ctx);
     const validUntil = evidenceExpiry(evidence);
     return applyAppraisalPolicy(successVerdict(evidence, transcript, validUntil === undefined ? {} : { validUntil }), input.appraisalPolicy, transcript);
   } catch (error) {
-    return failureVerdict(error, transcript, platform);
+    return failureVerdict(error, transcript, platform, verified);
   }
 }

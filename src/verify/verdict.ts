@@ -58,6 +58,13 @@ export interface Verdict {
   readonly code?: ErrorCode;
   /** Failure only: what failed, for humans. */
   readonly message?: string;
+  /**
+   * Failure only: what the evidence's signature and chain checks had already
+   * established when a later step (binding, reference values, debug,
+   * simulated, appraisal policy) refused it. Reported so an operator can see
+   * which measurement was turned away; never an accepted result.
+   */
+  readonly verified?: VerifiedEvidence;
   /** Every step, in order; on failure the last one is the failed step. */
   readonly steps: readonly VerifyStep[];
 }
@@ -90,7 +97,7 @@ export function successVerdict(evidence: VerifiedEvidence, transcript: Transcrip
  * fails closed as EG_VERIFY_PARSE. The transcript always ends with a failed
  * step, so a reader never sees a run of ✓ followed by "FAILED".
  */
-export function failureVerdict(error: unknown, transcript: Transcript, platform?: Platform): Verdict {
+export function failureVerdict(error: unknown, transcript: Transcript, platform?: Platform, verified?: VerifiedEvidence): Verdict {
   let code: ErrorCode;
   let message: string;
   if (error instanceof VerifyError) {
@@ -102,12 +109,34 @@ export function failureVerdict(error: unknown, transcript: Transcript, platform?
   }
   const last = transcript.steps.at(-1);
   if (last === undefined || last.ok || last.code !== code) transcript.fail('verify', code, message);
+  const checked = verified ?? verifiedInDetails(error);
   return {
     ok: false,
     ...(platform === undefined ? {} : { platform }),
     code,
     message,
+    ...(checked === undefined ? {} : { verified: checked }),
     steps: [...transcript.steps],
+  };
+}
+
+/** Evidence a platform verifier attached to its refusal (simulated evidence without allowSimulated). */
+function verifiedInDetails(error: unknown): VerifiedEvidence | undefined {
+  if (!(error instanceof VerifyError)) return undefined;
+  const candidate = error.details?.['verified'] as VerifiedEvidence | undefined;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.measurement === 'string' ? candidate : undefined;
+}
+
+/** The evidence fields of a successful verdict, for a later step that refuses it. */
+export function verifiedOf(verdict: Verdict): VerifiedEvidence | undefined {
+  if (!verdict.ok || verdict.platform === undefined || verdict.measurement === undefined) return undefined;
+  return {
+    platform: verdict.platform,
+    measurement: verdict.measurement,
+    reportData: verdict.reportData ?? '',
+    debug: verdict.debug === true,
+    tcb: verdict.tcb ?? {},
+    claims: verdict.claims ?? {},
   };
 }
 
@@ -130,6 +159,17 @@ export function verdictJson(verdict: Verdict): Record<string, unknown> {
     ...(verdict.validUntil === undefined ? {} : { validUntil: verdict.validUntil }),
     ...(verdict.claims === undefined ? {} : { claims: verdict.claims }),
     ...(verdict.code === undefined ? {} : { code: verdict.code, message: verdict.message ?? ERRORS[verdict.code].title }),
+    ...(verdict.verified === undefined
+      ? {}
+      : {
+          verified: {
+            measurement: verdict.verified.measurement,
+            reportData: verdict.verified.reportData,
+            tcb: verdict.verified.tcb,
+            debug: verdict.verified.debug,
+            claims: verdict.verified.claims,
+          },
+        }),
     steps: verdict.steps,
   };
 }
@@ -168,6 +208,9 @@ export function formatVerdict(verdict: Verdict): string {
   } else {
     const code = verdict.code ?? 'EG_VERIFY_PARSE';
     lines.push(`FAILED ${code} (exit ${verdictExitCode(verdict)}): ${verdict.message ?? ERRORS[code].title}`);
+    if (verdict.verified !== undefined) {
+      lines.push(`  refused evidence, signature checked: measurement ${verdict.verified.measurement || '(none)'}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }

@@ -7,7 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -102,6 +103,39 @@ describe('against a live RA-TLS server', () => {
     expect(run.stdout).toMatch(/FAILED EG_VERIFY_SIMULATED \(exit 9\)/);
     const json = JSON.parse((await cli(url, '--json')).stdout) as Record<string, unknown>;
     expect(json).toMatchObject({ ok: false, platform: 'simulated', code: 'EG_VERIFY_SIMULATED' });
+    // The refusal tells a CLI user the flag, not the library option.
+    expect(json['message']).toMatch(/--allow-simulated on the CLI/);
+  });
+
+  it('--json on a refusal reports what the signature established: the measurement a passing run prints', async () => {
+    const accepted = JSON.parse((await cli(url, '--json', '--allow-simulated')).stdout) as Record<string, unknown>;
+    const refused = JSON.parse((await cli(url, '--json')).stdout) as Record<string, unknown>;
+    expect(refused['ok']).toBe(false);
+    // Top-level evidence fields stay null on failure, so nothing mistakes them for an accepted result.
+    expect(refused['measurement']).toBeNull();
+    expect(refused['verified']).toEqual({
+      measurement: accepted['measurement'],
+      reportData: accepted['reportData'],
+      tcb: accepted['tcb'],
+      debug: accepted['debug'],
+      claims: accepted['claims'],
+    });
+    const text = await cli(url);
+    expect(text.stdout).toContain(`refused evidence, signature checked: measurement ${String(accepted['measurement'])}`);
+  });
+
+  it('--save-cert writes the verified certificate as PEM, and nothing when verification fails', async () => {
+    const saved = join(scratch, 'saved.pem');
+    const refused = await cli(url, '--save-cert', saved);
+    expect(refused.code).toBe(9);
+    expect(existsSync(saved)).toBe(false);
+    const run = await cli(url, '--allow-simulated', '--save-cert', saved);
+    expect(run.code, run.stdout).toBe(0);
+    expect(new X509Certificate(readFileSync(saved)).raw.equals(new X509Certificate(issued.certPem).raw)).toBe(true);
+    // The saved file verifies on its own (the pre-flight a pinning client runs).
+    expect((await cli('--cert', saved, '--allow-simulated')).code).toBe(0);
+    const usage = await cli('--evidence', saved, '--platform', 'simulated', '--save-cert', join(scratch, 'x.pem'));
+    expect(usage.code).toBe(1);
   });
 
   it('exit 5 when --at lies after the certificate', async () => {
@@ -170,9 +204,15 @@ describe('evidence files', () => {
     expect(run.stdout).toMatch(/WARNING: debug TEE/);
   });
 
-  it('exit 9 for the same debug report without --allow-debug', async () => {
-    const run = await cli('--evidence', V('sev-snp/gosev-milan-report.bin'), '--platform', 'sev-snp', '--endorsements', V('sev-snp/gosev-milan-vcek.der'), '--endorsements', V('sev-snp/amd-milan-ask-ark.pem'), '--at', '2022-09-24T01:00:00Z');
+  it('exit 9 for the same debug report without --allow-debug; --json still names its measurement', async () => {
+    const args = ['--evidence', V('sev-snp/gosev-milan-report.bin'), '--platform', 'sev-snp', '--endorsements', V('sev-snp/gosev-milan-vcek.der'), '--endorsements', V('sev-snp/amd-milan-ask-ark.pem'), '--at', '2022-09-24T01:00:00Z'];
+    const run = await cli(...args);
     expect(run.code).toBe(9);
+    const accepted = JSON.parse((await cli(...args, '--allow-debug', '--json')).stdout) as { measurement: string; tcb: unknown };
+    const refused = JSON.parse((await cli(...args, '--json')).stdout) as { code: string; measurement: null; verified: { measurement: string; debug: boolean; tcb: unknown } };
+    expect(refused.code).toBe('EG_VERIFY_DEBUG');
+    expect(refused.measurement).toBeNull();
+    expect(refused.verified).toMatchObject({ measurement: accepted.measurement, debug: true, tcb: accepted.tcb });
   });
 
   it('exit 3 for a report with a changed signed byte', async () => {

@@ -181,18 +181,20 @@ export interface StreamErrorInfo {
  *   the OpenAI SDKs raise as an APIError, then `data: [DONE]` for clients that
  *   wait for it;
  * - /v1/responses: `event: error` with a Responses `{"type": "error", ...}` event;
- * - Anthropic: `event: error` with `{"type": "error", "error": {...}}`;
+ * - Anthropic: `event: error` with `{"type": "error", "error": {...}}`, the code
+ *   also in `error.details.error_code`, where the Anthropic SDKs read a code;
  * - NDJSON (Ollama): a last line `{"error": "..."}`, which Ollama clients raise.
  */
 export function errorEvent(protocol: StreamProtocol, format: 'sse' | 'ndjson', info: StreamErrorInfo): Buffer {
   if (format === 'ndjson') {
-    return Buffer.from(`${JSON.stringify({ error: info.message, code: info.code, request_id: info.requestId, reasons: info.reasons })}\n`, 'utf8');
+    // Ollama clients surface only `error`, so it carries the code too.
+    return Buffer.from(`${JSON.stringify({ error: `${info.code}: ${info.message}`, code: info.code, request_id: info.requestId, reasons: info.reasons })}\n`, 'utf8');
   }
   const sse = (data: unknown, type?: string): string => `${type === undefined ? '' : `event: ${type}\n`}data: ${JSON.stringify(data)}\n\n`;
   switch (protocol) {
     case 'anthropic-messages':
       return Buffer.from(
-        sse({ type: 'error', error: { type: info.code === 'EG_RESPONSE_DENIED' ? 'permission_error' : 'api_error', message: info.message, code: info.code, request_id: info.requestId, reasons: info.reasons } }, 'error'),
+        sse({ type: 'error', error: { type: info.code === 'EG_RESPONSE_DENIED' ? 'permission_error' : 'api_error', message: info.message, code: info.code, details: { error_code: info.code }, request_id: info.requestId, reasons: info.reasons } }, 'error'),
         'utf8',
       );
     case 'openai-responses':

@@ -42,13 +42,7 @@ export function verifySimulatedEvidence(bytes: Uint8Array, ctx: VerifyContext, o
   const issuedAt = Number.isFinite(body.issuedAt) ? new Date(body.issuedAt * 1000) : undefined;
   const issued = issuedAt !== undefined && !Number.isNaN(issuedAt.getTime()) ? issuedAt.toISOString() : 'unknown';
   ctx.transcript.pass('simulated.signature', `signed by the published simulation root (forgeable by anyone); measurement ${measurement}, issued ${issued}`);
-  if (options.allowSimulated !== true) {
-    const detail = 'evidence is simulated: it proves nothing about where the code runs (pass allowSimulated to accept it in development)';
-    ctx.transcript.fail('simulated.allowed', 'EG_VERIFY_SIMULATED', detail);
-    throw new VerifyError('EG_VERIFY_SIMULATED', detail);
-  }
-  ctx.transcript.pass('simulated.allowed', 'WARNING: simulated evidence accepted because allowSimulated is set');
-  return Object.freeze({
+  const evidence: VerifiedEvidence = Object.freeze({
     platform: 'simulated',
     measurement,
     reportData: hex(body.reportData),
@@ -56,4 +50,13 @@ export function verifySimulatedEvidence(bytes: Uint8Array, ctx: VerifyContext, o
     tcb: Object.freeze({}),
     claims: Object.freeze({ issuedAt: issued }),
   });
+  if (options.allowSimulated !== true) {
+    const detail =
+      'evidence is simulated: it proves nothing about where the code runs (to accept it in development: --allow-simulated on the CLI, allowSimulated: true in the library or reference values)';
+    ctx.transcript.fail('simulated.allowed', 'EG_VERIFY_SIMULATED', detail);
+    // The refusal still reports what the signature established (verify --json prints it).
+    throw new VerifyError('EG_VERIFY_SIMULATED', detail, { details: { verified: evidence } });
+  }
+  ctx.transcript.pass('simulated.allowed', 'WARNING: simulated evidence accepted because allowSimulated is set');
+  return evidence;
 }

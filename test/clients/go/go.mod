@@ -1,0 +1,3 @@
+module enclave-gate.example/pinned-client
+
+go 1.22
