@@ -33,8 +33,11 @@ import { serializeSse, SseParser, StreamSyntaxError, type SseEvent } from './sse
 /** Wire format of a stream. */
 export type StreamFormat = 'sse' | 'ndjson';
 
-/** Default hold-back window W in UTF-16 code units (docs/streaming.md explains the number). */
-export const DEFAULT_WINDOW_CHARS = 64;
+/**
+ * Default fixed window in UTF-16 code units held on top of the open candidate
+ * (holdback.ts): none, text leaves as soon as it is decided (docs/streaming.md).
+ */
+export const DEFAULT_WINDOW_CHARS = 0;
 /** Default cap on one channel's held text without a safe break. */
 export const DEFAULT_MAX_HOLD_CHARS = 4096;
 /** Default cap on one event, and on the bytes of events waiting for held text. */
@@ -48,10 +51,9 @@ export interface StreamPolicyOptions {
   readonly requestId: string;
   /** Asks the response decision about findings; must not throw. */
   readonly decide: (event: StreamEventInput) => Decision;
+  /** Characters always held on top of the open candidate (default 0; holdback.ts). */
   readonly windowChars?: number;
   readonly maxHoldChars?: number;
-  /** Commit batch beyond W (default W/2; holdback.ts). */
-  readonly batchChars?: number;
   readonly maxEventBytes?: number;
   /** Bytes of events that may wait behind held text. Default: maxEventBytes. */
   readonly maxQueuedBytes?: number;
@@ -286,7 +288,7 @@ export class StreamPolicy {
   #append(slot: TextSlot, touched: Map<Channel, boolean>): SlotRef {
     let channel = this.#channels.get(slot.channel);
     if (channel === undefined) {
-      channel = { id: slot.channel, window: new HoldbackWindow({ windowChars: this.#windowChars, maxHoldChars: this.#maxHoldChars, ...(this.#o.batchChars === undefined ? {} : { batchChars: this.#o.batchChars }) }), open: [] };
+      channel = { id: slot.channel, window: new HoldbackWindow({ windowChars: this.#windowChars, maxHoldChars: this.#maxHoldChars }), open: [] };
       this.#channels.set(slot.channel, channel);
     }
     const start = channel.window.end;

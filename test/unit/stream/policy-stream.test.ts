@@ -7,6 +7,7 @@ import type { Decision } from '../../../src/policy/decision.js';
 import type { StreamEventInput } from '../../../src/policy/input.js';
 import { StreamPolicy } from '../../../src/proxy/stream/policy-stream.js';
 import { chatText, cut, expectedRedaction, openAiChatStream, redactAll, runStream } from './helpers.js';
+import { pieces, piiTextArb } from './pii-text.js';
 
 const enc = (s: string) => Buffer.from(s, 'utf8');
 const sseEvents = (out: string) => out.split('\n\n').filter((b) => b.length > 0);
@@ -34,9 +35,11 @@ describe('StreamPolicy: OpenAI chat SSE', () => {
       `data: {"choices":[],"usage":{"total_tokens":9}}\n\n` +
       `data: [DONE]\n\n`;
     const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll });
-    // Nothing leaves while the first delta may still be the start of a card.
-    expect(p.push(enc(input.slice(0, input.indexOf('data: {"choices":[],'))))).toEqual([]);
-    const out = Buffer.concat([...p.push(enc(input.slice(input.indexOf('data: {"choices":[],')))), ...p.end()]).toString();
+    // Nothing leaves while the first delta may still be the start of a card,
+    // and the keep-alive comment waits behind it.
+    const second = input.indexOf('data: {"choices":[{"index":0,"delta":{"content":" 1111');
+    expect(p.push(enc(input.slice(0, second)))).toEqual([]);
+    const out = Buffer.concat([...p.push(enc(input.slice(second))), ...p.end()]).toString();
     const events = sseEvents(out);
     expect(events).toHaveLength(5);
     expect(events[0]).toContain('"content":"card [REDACTED:PAYMENT_CARD]"');
@@ -46,7 +49,20 @@ describe('StreamPolicy: OpenAI chat SSE', () => {
     expect(events[4]).toBe('data: [DONE]');
   });
 
-  it('releases the first event once W characters follow it (time to first byte grows by the window only)', () => {
+  it('flushes per event: each prose token leaves as its own event once the next one shows its word is over', () => {
+    const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll });
+    const ev = (t: string) => enc(`data: {"choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}}}]}\n\n`);
+    const role = enc(`data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n`);
+    // Events without text leave at once when nothing is held.
+    expect(p.push(role).map(String)).toEqual([role.toString()]);
+    expect(p.push(ev('Hello'))).toEqual([]);
+    expect(p.push(ev(' there')).map(String)).toEqual([ev('Hello').toString()]);
+    expect(p.push(ev(','))).toHaveLength(2); // " there" and "," are both decided by the comma
+    expect(p.push(ev(' general')).map(String)).toEqual([]);
+    expect(p.push(ev(' kenobi!')).map(String)).toEqual([ev(' general').toString(), ev(' kenobi!').toString()]);
+  });
+
+  it('a fixed window (streamWindowChars) still holds that many characters on top', () => {
     const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll, windowChars: 16 });
     const ev = (t: string) => enc(`data: {"choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}}}]}\n\n`);
     expect(p.push(ev('Hello '))).toEqual([]);
@@ -196,6 +212,51 @@ describe('StreamPolicy property', () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+});
+
+/** Ollama /api/chat NDJSON lines carrying `parts` as message content, then the done line. */
+function ollamaChatStream(parts: readonly string[]): string {
+  const line = (content: string, done: boolean) => `${JSON.stringify({ model: 'm', message: { role: 'assistant', content }, done })}\n`;
+  return parts.map((p) => line(p, false)).join('') + line('', true);
+}
+
+describe('StreamPolicy property: prose, PII at event edges, context words', () => {
+  it('client text equals the non-streamed redaction, one well-formed event out per event in, under any chunking (SSE and NDJSON)', () => {
+    fc.assert(
+      fc.property(
+        piiTextArb,
+        fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        fc.constantFrom(0, 0, 0, 5, 64),
+        fc.constantFrom('sse' as const, 'ndjson' as const),
+        (text, sizes, cutSeeds, windowChars, format) => {
+          const expected = expectedRedaction(text);
+          fc.pre(expected !== undefined);
+          const parts = pieces(text, sizes);
+          const bytes = enc(format === 'sse' ? openAiChatStream(parts) : ollamaChatStream(parts));
+          const positions = [...new Set(cutSeeds.map((s) => s % bytes.length))].filter((p) => p > 0).sort((a, b) => a - b);
+          const policy = new StreamPolicy({ format, protocol: format === 'sse' ? 'openai-chat' : 'ollama', requestId: 'r', decide: redactAll, windowChars });
+          const writes: string[] = [];
+          for (const chunk of cut(bytes, positions)) writes.push(...policy.push(chunk).map((b) => b.toString('utf8')));
+          writes.push(...policy.end().map((b) => b.toString('utf8')));
+          expect(policy.outcome.code).toBe('ok');
+          const out = writes.join('');
+          if (format === 'sse') {
+            expect(chatText(out)).toBe(expected);
+            // role chunk + one per part + finish + [DONE]
+            expect(sseEvents(out)).toHaveLength(parts.length + 3);
+          } else {
+            const lines = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { message: { content: string } });
+            expect(lines.map((l) => l.message.content).join('')).toBe(expected);
+            expect(lines).toHaveLength(parts.length + 1);
+          }
+          // Every write is whole events, never a piece of one.
+          for (const w of writes) expect(format === 'sse' ? w.endsWith('\n\n') : w.endsWith('\n')).toBe(true);
+        },
+      ),
+      { numRuns: 400 },
     );
   });
 });
