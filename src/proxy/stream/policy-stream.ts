@@ -12,8 +12,10 @@
  * 4. committed text is redacted as the decision says and written back into the
  *    events it came from - the placeholder in the event where the span starts;
  * 5. events leave in arrival order once all their text is committed, so an
- *    event without text never overtakes held text. Untouched events leave as
- *    the exact bytes that came in; changed ones are re-serialised.
+ *    event without text never overtakes held text (for OpenAI chat and
+ *    Ollama a text event may overtake held text of *another* channel; see
+ *    #release). Untouched events leave as the exact bytes that came in;
+ *    changed ones are re-serialised.
  *
  * This class is synchronous and knows no streams: stream.ts wraps it with
  * backpressure. It fails closed: unparseable events, invalid UTF-8, oversized
@@ -399,15 +401,36 @@ export class StreamPolicy {
     }
   }
 
-  /** Sends queued events, in order, whose text is all committed. */
+  /**
+   * Sends queued events whose text is all committed, in order. Where the
+   * protocol's clients accumulate every text channel on its own (OpenAI chat
+   * completions, Ollama), a text event may also overtake events that wait for
+   * text held in *other* channels: without that, the last word of a
+   * reasoning channel, held until the stream's end because no event closes
+   * it, would hold back the whole answer that follows in the content channel.
+   * Events within one channel, and events without text, keep their order.
+   */
   #release(out: Buffer[]): void {
-    while (this.#queue.length > 0) {
-      const head = this.#queue[0]!;
-      if (head.slots.some((s) => s.end > s.channel.window.committedEnd)) return;
-      this.#queue.shift();
-      this.#queuedBytes -= head.raw.length;
-      out.push(this.#serialize(head));
+    const queue = this.#queue;
+    const ready = (q: Queued): boolean => q.slots.every((s) => s.end <= s.channel.window.committedEnd);
+    while (queue.length > 0 && ready(queue[0]!)) this.#send(queue.shift()!, out);
+    if (queue.length < 2 || (this.#protocol !== 'openai-chat' && this.#protocol !== 'ollama')) return;
+    const blocked = new Set<Channel>();
+    for (let i = 0; i < queue.length; ) {
+      const q = queue[i]!;
+      if (i > 0 && q.slots.length > 0 && ready(q) && q.slots.every((s) => !blocked.has(s.channel))) {
+        queue.splice(i, 1);
+        this.#send(q, out);
+        continue;
+      }
+      for (const slot of q.slots) blocked.add(slot.channel);
+      i++;
     }
+  }
+
+  #send(q: Queued, out: Buffer[]): void {
+    this.#queuedBytes -= q.raw.length;
+    out.push(this.#serialize(q));
   }
 
   #serialize(q: Queued): Buffer {

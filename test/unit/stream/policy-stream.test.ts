@@ -62,6 +62,33 @@ describe('StreamPolicy: OpenAI chat SSE', () => {
     expect(p.push(ev(' kenobi!')).map(String)).toEqual([ev(' general').toString(), ev(' kenobi!').toString()]);
   });
 
+  it('a text event overtakes text held in another channel (reasoning then content), never within one channel', () => {
+    const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll });
+    const ev = (field: string, t: string) => enc(`data: {"choices":[{"index":0,"delta":{${JSON.stringify(field)}:${JSON.stringify(t)}}}]}\n\n`);
+    expect(p.push(ev('reasoning_content', 'Let me think'))).toEqual([]);
+    // "think" may still continue: held until the stream ends, since nothing closes the reasoning channel.
+    expect(p.push(ev('content', 'The')).map(String)).toEqual([]);
+    expect(p.push(ev('content', ' answer')).map(String)).toEqual([ev('content', 'The').toString()]);
+    expect(p.push(ev('content', ' is 42.')).map(String)).toEqual([ev('content', ' answer').toString()]);
+    const rest = [...p.push(enc('data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n')), ...p.end()].map(String);
+    expect(rest[0]).toBe(ev('reasoning_content', 'Let me think').toString());
+    expect(rest[1]).toBe(ev('content', ' is 42.').toString());
+    // Ollama: thinking, then content, likewise.
+    const o = new StreamPolicy({ format: 'ndjson', protocol: 'ollama', requestId: 'r', decide: redactAll });
+    const line = (field: string, t: string) => enc(`${JSON.stringify({ message: { role: 'assistant', [field]: t }, done: false })}\n`);
+    expect(o.push(line('thinking', 'hmm'))).toEqual([]);
+    expect(o.push(line('content', 'Hi'))).toEqual([]);
+    expect(o.push(line('content', ' there')).map(String)).toEqual([line('content', 'Hi').toString()]);
+  });
+
+  it('keeps strict order where the protocol numbers or closes its events (/v1/responses)', () => {
+    const p = new StreamPolicy({ format: 'sse', protocol: 'openai-responses', requestId: 'r', decide: redactAll });
+    const ev = (type: string, idx: number, delta: string) => enc(`event: ${type}\ndata: ${JSON.stringify({ type, output_index: idx, content_index: 0, delta })}\n\n`);
+    expect(p.push(ev('response.reasoning_summary_text.delta', 0, 'think'))).toEqual([]);
+    expect(p.push(ev('response.output_text.delta', 1, 'Hi'))).toEqual([]);
+    expect(p.push(ev('response.output_text.delta', 1, ' there'))).toEqual([]);
+  });
+
   it('a fixed window (streamWindowChars) still holds that many characters on top', () => {
     const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll, windowChars: 16 });
     const ev = (t: string) => enc(`data: {"choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}}}]}\n\n`);
