@@ -9,3 +9,4 @@ npm run --silent build
 bash rego/toolchain/build.sh
 command -v nginx >/dev/null 2>&1 || echo "bench: nginx not installed (apt-get install nginx-light); the nginx reference row is left out" >&2
 npx vite-node bench/proxy-overhead.ts
+npx vite-node bench/stream-latency.ts
