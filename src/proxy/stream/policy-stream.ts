@@ -1,11 +1,13 @@
 /**
  * The streaming response policy: upstream bytes in, client bytes out, one
- * event at a time, with a bounded hold-back window per text channel.
+ * event at a time, holding back per text channel only the text that could
+ * still become a PII match (holdback.ts; in prose, the last word).
  *
  * For every upstream event (an SSE event or an NDJSON line):
  * 1. its assistant text (adapters.ts) is appended to the channel's window and
  *    every other string in it is scanned on the spot;
- * 2. whatever the windows can now commit is scanned (holdback.ts);
+ * 2. whatever is now decided is committed and, if it may hold PII, scanned
+ *    (holdback.ts);
  * 3. if there are findings, the response decision is asked about them
  *    (`input.event`); a deny or a failure ends the stream with the protocol's
  *    error event and nothing held is released;

@@ -287,3 +287,44 @@ describe('StreamPolicy property: prose, PII at event edges, context words', () =
     );
   });
 });
+
+describe('StreamPolicy property: two channels, overtaking', () => {
+  it('each channel reads exactly its non-streamed redaction, and each channel keeps its order, when events of two channels interleave', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), piiTextArb.map((t) => t.slice(0, 12))), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom('sse' as const, 'ndjson' as const),
+        (parts, format) => {
+          const channels = format === 'sse' ? (['reasoning_content', 'content'] as const) : (['thinking', 'content'] as const);
+          const texts = [0, 1].map((c) => parts.filter(([second]) => Number(second) === c).map(([, t]) => t).join(''));
+          const expected = texts.map((t) => expectedRedaction(t));
+          fc.pre(expected.every((e) => e !== undefined));
+          const events = parts.map(([second, t], i) => {
+            const field = channels[Number(second)]!;
+            return format === 'sse'
+              ? `data: ${JSON.stringify({ choices: [{ index: 0, delta: { [field]: t } }], n: i })}\n\n`
+              : `${JSON.stringify({ message: { role: 'assistant', [field]: t }, done: false, n: i })}\n`;
+          });
+          const input = events.join('') + (format === 'sse' ? 'data: [DONE]\n\n' : `${JSON.stringify({ message: { role: 'assistant', content: '' }, done: true })}\n`);
+          const { out, policy } = runStream([enc(input)], { format, protocol: format === 'sse' ? 'openai-chat' : 'ollama' });
+          expect(policy.outcome.code).toBe('ok');
+          const blocks = format === 'sse' ? sseEvents(out).filter((b) => b !== 'data: [DONE]').map((b) => b.slice('data: '.length)) : out.trimEnd().split('\n').slice(0, -1);
+          expect(blocks).toHaveLength(parts.length);
+          const got = ['', ''];
+          const lastSeen = [-1, -1];
+          for (const block of blocks) {
+            const json = JSON.parse(block) as { n: number; choices?: Array<{ delta: Record<string, string> }>; message?: Record<string, string> };
+            const fields = format === 'sse' ? json.choices![0]!.delta : json.message!;
+            const c = channels[1] in fields ? 1 : 0;
+            got[c] += fields[channels[c]!]!;
+            // Within a channel, events keep their upstream order.
+            expect(json.n).toBeGreaterThan(lastSeen[c]!);
+            lastSeen[c] = json.n;
+          }
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
