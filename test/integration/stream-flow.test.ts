@@ -33,6 +33,22 @@ function ollamaLine(content: string, done: boolean, generate = false): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const sse = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+
+/** Anthropic /v1/messages and OpenAI /v1/responses framing: events before, per token, after. */
+const FRAMES = {
+  anthropic: {
+    before: sse('message_start', { message: { id: 'm1', role: 'assistant', content: [] } }) + sse('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) + sse('ping', {}),
+    token: (t: string) => sse('content_block_delta', { index: 0, delta: { type: 'text_delta', text: t } }),
+    after: sse('content_block_stop', { index: 0 }) + sse('message_delta', { delta: { stop_reason: 'end_turn' } }) + sse('message_stop', {}),
+  },
+  responses: {
+    before: sse('response.created', { response: { id: 'r1', output: [] } }) + sse('response.output_item.added', { output_index: 0, item: { type: 'message', content: [] } }),
+    token: (t: string) => sse('response.output_text.delta', { output_index: 0, content_index: 0, delta: t }),
+    after: sse('response.output_text.done', { output_index: 0, content_index: 0, text: PROSE.join('') }) + sse('response.completed', { response: { id: 'r1' } }),
+  },
+};
+
 beforeAll(async () => {
   upstream = await startUpstream();
   const paced = (ndjson: boolean, tokens: readonly string[], generate = false) => async (_req: unknown, _body: Buffer, res: import('node:http').ServerResponse) => {
@@ -49,6 +65,20 @@ beforeAll(async () => {
   };
   upstream.route('/v1/chat/completions', paced(false, PROSE));
   upstream.route('/api/chat', paced(true, PROSE));
+  for (const [path, frame] of [['/v1/messages', FRAMES.anthropic], ['/v1/responses', FRAMES.responses]] as const) {
+    upstream.route(path, async (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(frame.before);
+      written = 0;
+      for (const token of PROSE) {
+        await sleep(PACE_MS);
+        res.write(frame.token(token));
+        written++;
+      }
+      await sleep(PACE_MS);
+      res.end(frame.after);
+    });
+  }
   upstream.route('/api/generate', paced(true, ['Mail', ' me', ' at', ' jane', '.doe', '@', 'example', '.org', ' or', ' call', ' +1', ' 415', ' 555', ' 0132', ' today', '.'], true));
   gateway = await startTestGateway(upstream.url);
   agent = trustingAgent(gateway);
@@ -80,9 +110,20 @@ async function receive(path: string, ndjson: boolean): Promise<Arrival[]> {
       buffer = buffer.slice(end + separator.length);
       const data = ndjson ? block : block.replace(/^data: /, '');
       if (data === '[DONE]') continue;
-      const json = JSON.parse(data) as { choices?: Array<{ delta?: { role?: string; content?: string } }>; message?: { content: string }; response?: string; done?: boolean };
+      const json = JSON.parse(ndjson ? data : data.replace(/^event: .*\ndata: /, '')) as {
+        type?: string;
+        choices?: Array<{ delta?: { role?: string; content?: string } }>;
+        message?: { content: string };
+        response?: string;
+        done?: boolean;
+        delta?: string | { text?: string };
+      };
       expect(json).not.toHaveProperty('error');
-      const content = ndjson ? (json.done ? undefined : (json.message?.content ?? json.response)) : json.choices?.[0]?.delta?.role === undefined ? json.choices?.[0]?.delta?.content : undefined;
+      let content: string | undefined;
+      if (ndjson) content = json.done ? undefined : (json.message?.content ?? json.response);
+      else if (json.type === 'content_block_delta' && typeof json.delta === 'object') content = json.delta.text;
+      else if (json.type === 'response.output_text.delta' && typeof json.delta === 'string') content = json.delta;
+      else if (json.choices?.[0]?.delta?.role === undefined) content = json.choices?.[0]?.delta?.content;
       if (typeof content === 'string') arrivals.push({ text: content, writtenThen });
     }
   }
@@ -93,6 +134,8 @@ describe('streams flow token by token through the proxy', () => {
   it.each([
     ['OpenAI chat SSE', '/v1/chat/completions', false],
     ['Ollama NDJSON', '/api/chat', true],
+    ['Anthropic /v1/messages', '/v1/messages', false],
+    ['OpenAI /v1/responses', '/v1/responses', false],
   ] as const)('%s: each prose token arrives as its own event, before the upstream wrote three more', async (_name, path, ndjson) => {
     const arrivals = await receive(path, ndjson);
     // One event out per event in, each with exactly its token's text.

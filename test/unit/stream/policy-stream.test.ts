@@ -62,6 +62,32 @@ describe('StreamPolicy: OpenAI chat SSE', () => {
     expect(p.push(ev(' kenobi!')).map(String)).toEqual([ev(' general').toString(), ev(' kenobi!').toString()]);
   });
 
+  it.each([
+    [
+      'Anthropic /v1/messages',
+      'anthropic-messages' as const,
+      ['message_start', { message: { id: 'm1', content: [] } }],
+      (t: string): readonly [string, object] => ['content_block_delta', { index: 0, delta: { type: 'text_delta', text: t } }],
+      ['content_block_stop', { index: 0 }],
+    ],
+    [
+      'OpenAI /v1/responses',
+      'openai-responses' as const,
+      ['response.created', { response: { id: 'r1', output: [] } }],
+      (t: string): readonly [string, object] => ['response.output_text.delta', { output_index: 0, content_index: 0, delta: t }],
+      ['response.output_text.done', { output_index: 0, content_index: 0, text: 'Hello there, you' }],
+    ],
+  ] as const)('flushes per event for %s: framing at once, each delta when the next shows its word is over, the rest at the close', (_name, protocol, start, delta, stop) => {
+    const ev = ([type, body]: readonly [string, object]) => enc(`event: ${type}\ndata: ${JSON.stringify({ type, ...body })}\n\n`);
+    const p = new StreamPolicy({ format: 'sse', protocol, requestId: 'r', decide: redactAll });
+    expect(p.push(ev(start)).map(String)).toEqual([ev(start).toString()]);
+    expect(p.push(ev(['ping', {}])).map(String)).toEqual([ev(['ping', {}]).toString()]);
+    expect(p.push(ev(delta('Hello')))).toEqual([]);
+    expect(p.push(ev(delta(' there,'))).map(String)).toEqual([ev(delta('Hello')).toString(), ev(delta(' there,')).toString()]);
+    expect(p.push(ev(delta(' you')))).toEqual([]);
+    expect(p.push(ev(stop)).map(String)).toEqual([ev(delta(' you')).toString(), ev(stop).toString()]);
+  });
+
   it('a text event overtakes text held in another channel (reasoning then content), never within one channel', () => {
     const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll });
     const ev = (field: string, t: string) => enc(`data: {"choices":[{"index":0,"delta":{${JSON.stringify(field)}:${JSON.stringify(t)}}}]}\n\n`);
