@@ -155,6 +155,7 @@ export const configSchema = z
         upstreamConnections: positiveInt.max(4096).default(64),
       })
       .strict()
+      .refine((l) => l.streamWindowChars <= l.streamMaxHoldChars, { message: 'streamWindowChars must not exceed streamMaxHoldChars', path: ['streamWindowChars'] })
       .prefault({}),
     log: z
       .object({
