@@ -80,8 +80,9 @@ export const LOOK_BEHIND_CHARS = 64;
 const WORD = 1; // joined to any other WORD character: e-mail, wallet, IBAN, card-identifier runs
 const IP_RUN = 2; // hex digits, "." and ":" - the IP address candidate run
 const DIGIT = 4;
-const SPACE_LEFT = 8; // may stand left of a space inside a match: digits, capitals, ")"
 const SPACE_RIGHT = 16; // may stand right of a space inside a match: digits, capitals, "("
+const BLOCK = 8; // a character of a printed IBAN block: digits, capitals
+const IDENT = 64; // a word character to the IBAN detector: letters, digits, "_"
 const NUMBER_MARK = 32; // read right after a number: decimal marks, "/", ":", ")" and the NHS joiners (below)
 
 const CLASS = new Uint8Array(128);
@@ -94,7 +95,8 @@ const DIGITS = '0123456789';
 mark(LOWER + UPPER + DIGITS + '._%+@-_', WORD);
 mark(DIGITS + 'abcdefABCDEF.:', IP_RUN);
 mark(DIGITS, DIGIT);
-mark(DIGITS + UPPER + ')', SPACE_LEFT);
+mark(DIGITS + UPPER, BLOCK);
+mark(LOWER + UPPER + DIGITS + '_', IDENT);
 mark(DIGITS + UPPER + '(', SPACE_RIGHT);
 // Every character from "!" to "/", and ":". The NHS detector's group
 // separators are written ' -', which asciiClass reads as the range U+0020 to
@@ -125,6 +127,20 @@ function at(text: string, i: number): number {
 }
 
 /**
+ * Whether the space at `s` may sit inside a match, judged from its left: after
+ * a digit or ")" (card, phone and national-number groups), or after a block of
+ * exactly four capitals or digits that starts a word (a printed IBAN's blocks
+ * are four characters). Capitals alone are not enough: a long run of shouted
+ * words would otherwise never break and overflow the hold.
+ */
+function spaceJoinsLeft(text: string, s: number): boolean {
+  const left = at(text, s - 1);
+  if (isDigitCode(left) || left === CLOSE) return true;
+  for (let k = s - 4; k < s; k++) if (!(cls(at(text, k)) & BLOCK)) return false;
+  return !(cls(at(text, s - 5)) & IDENT);
+}
+
+/**
  * Whether the last character of `text[0, end)` may be joined to a character
  * that has not arrived yet. When it cannot, nothing needs holding.
  */
@@ -134,7 +150,7 @@ function openRight(text: string, end: number): boolean {
   const c = cls(a);
   if (c & WORD) return true;
   if (a === COLON || a === OPEN) return true;
-  if (a === SPACE) return (cls(at(text, end - 2)) & SPACE_LEFT) !== 0;
+  if (a === SPACE) return spaceJoinsLeft(text, end - 1);
   if (cls(a) & NUMBER_MARK) return isDigitCode(at(text, end - 2));
   return false;
 }
@@ -152,8 +168,8 @@ function joined(text: string, i: number, end: number): boolean {
   const cb = cls(b);
   if (ca & cb & WORD) return true;
   if ((a === COLON || b === COLON) && ca & cb & IP_RUN) return true;
-  if (b === SPACE) return (ca & SPACE_LEFT) !== 0 && (i + 1 >= end || (cls(at(text, i + 1)) & SPACE_RIGHT) !== 0);
-  if (a === SPACE) return (cb & SPACE_RIGHT) !== 0 && (cls(at(text, i - 2)) & SPACE_LEFT) !== 0;
+  if (b === SPACE) return spaceJoinsLeft(text, i) && (i + 1 >= end || (cls(at(text, i + 1)) & SPACE_RIGHT) !== 0);
+  if (a === SPACE) return (cb & SPACE_RIGHT) !== 0 && spaceJoinsLeft(text, i - 1);
   // A mark after a digit decides a number's fate, and between digits may join groups.
   if (cb & NUMBER_MARK && ca & DIGIT) return true;
   if (ca & NUMBER_MARK && cb & DIGIT && isDigitCode(at(text, i - 2))) return true;

@@ -43,6 +43,8 @@ describe('releasePoint: what is held', () => {
     ['a lower-case word after a number decides it', 'card 4111 1111 1111 1111 thanks', 'thanks'],
     ['a surrogate pair is never split', 'smile \ud83d', '\ud83d'],
     ['a line break joins nothing', 'SSN 536-22-1234\n', ''],
+    ['shouted words do not join unless they are four-character blocks', 'THE QUICK BROWN', 'BROWN'],
+    ['an IBAN block of capitals joins the next block', 'is QA58 DOHB 0000 1234 5678 90AB CDEF G', 'QA58 DOHB 0000 1234 5678 90AB CDEF G'],
   ])('%s', (_why, text, expected) => {
     expect(held(text)).toBe(expected);
   });
