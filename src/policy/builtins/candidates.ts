@@ -58,9 +58,11 @@
  *   the 40-character context window (`context.ts`) and its word-edge check.
  * - **IBAN** (`iban.ts`): two capitals, two digits, then the account number
  *   compact or in blocks of four separated by one space; blocks may be all
- *   letters ("GB82 WEST 1234 …", "… 90AB CDEF G"). A space between two
- *   capitals or digits is joined, so an IBAN-shaped prefix is held until a
- *   lower-case word, punctuation or a second space ends it.
+ *   letters ("GB82 WEST 1234 …", "… 90AB CDEF G"). A space after a block of
+ *   four capitals or digits that starts a word is joined to a capital or
+ *   digit after it, so an IBAN-shaped prefix is held until a lower-case
+ *   word, punctuation or a second space ends it. (Not after any capital: a
+ *   long run of shouted words would then never break and overflow the hold.)
  * - **IP addresses** (`ip-address.ts`): runs of hex digits, "." and ":"
  *   ("fe80::1", "::ffff:10.0.0.1", "10.1.2.3:8080"); ":" is joined to every
  *   such neighbour, and a trailing ":" may still start or continue one.
@@ -80,10 +82,10 @@ export const LOOK_BEHIND_CHARS = 64;
 const WORD = 1; // joined to any other WORD character: e-mail, wallet, IBAN, card-identifier runs
 const IP_RUN = 2; // hex digits, "." and ":" - the IP address candidate run
 const DIGIT = 4;
-const SPACE_RIGHT = 16; // may stand right of a space inside a match: digits, capitals, "("
 const BLOCK = 8; // a character of a printed IBAN block: digits, capitals
-const IDENT = 64; // a word character to the IBAN detector: letters, digits, "_"
+const SPACE_RIGHT = 16; // may stand right of a space inside a match: digits, capitals, "("
 const NUMBER_MARK = 32; // read right after a number: decimal marks, "/", ":", ")" and the NHS joiners (below)
+const IDENT = 64; // a word character to the IBAN detector: letters, digits, "_"
 
 const CLASS = new Uint8Array(128);
 function mark(chars: string, bits: number): void {
@@ -151,7 +153,7 @@ function openRight(text: string, end: number): boolean {
   if (c & WORD) return true;
   if (a === COLON || a === OPEN) return true;
   if (a === SPACE) return spaceJoinsLeft(text, end - 1);
-  if (cls(a) & NUMBER_MARK) return isDigitCode(at(text, end - 2));
+  if (c & NUMBER_MARK) return isDigitCode(at(text, end - 2));
   return false;
 }
 
