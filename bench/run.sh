@@ -22,6 +22,8 @@ command -v openssl >/dev/null 2>&1 || { echo "bench: openssl is needed (apt-get 
 npm run --silent build
 bash rego/toolchain/build.sh
 npx vite-node bench/proxy-overhead.ts -- "$@"
+# Streaming as a chat user feels it (docs/streaming.md).
+if [[ " $* " == *" --quick "* ]]; then npx vite-node bench/stream-latency.ts --quick; else npx vite-node bench/stream-latency.ts; fi
 # The full run also compares 1 and 2 workers (docs/workers.md).
 if [[ " $* " != *" --quick "* ]]; then
   npx vite-node bench/workers-scaling.ts

@@ -161,14 +161,18 @@ export const configSchema = z
         upstreamHeadersTimeoutMs: positiveInt.default(60_000),
         /** Longest silence between response body chunks from the model server. */
         upstreamBodyTimeoutMs: positiveInt.default(300_000),
-        /** Streamed model output held back so PII split across events is still caught (docs/streaming.md). */
-        streamWindowChars: positiveInt.min(64).max(4096).default(64),
+        /**
+         * Streamed text always held on top of what the PII detectors still need (docs/streaming.md);
+         * 0 = none. For custom stream rules that want a fixed amount of text after each finding.
+         */
+        streamWindowChars: z.number().int().min(0).max(4096).default(0),
         /** Most streamed text held while waiting for a safe release point; beyond it the stream ends with an error. */
         streamMaxHoldChars: positiveInt.min(256).max(1024 * 1024).default(4096),
         /** Upper bound on keep-alive connections to the model server. */
         upstreamConnections: positiveInt.max(4096).default(64),
       })
       .strict()
+      .refine((l) => l.streamWindowChars <= l.streamMaxHoldChars, { message: 'streamWindowChars must not exceed streamMaxHoldChars', path: ['streamWindowChars'] })
       .prefault({}),
     log: z
       .object({

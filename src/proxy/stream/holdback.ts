@@ -1,34 +1,38 @@
 /**
- * The hold-back window of one text channel: assistant text accumulates here as
- * it streams, and a prefix is *committed* (its PII findings final, free to be
- * released) only where no PII match can run from it into text still to come.
+ * The hold-back of one text channel: assistant text accumulates here as it
+ * streams, and a prefix is *committed* (its PII findings final, free to be
+ * released) as soon as no PII match can run from it into text still to come
+ * and no detector needs more text to decide about it.
  *
  * Where that is, and why it is safe:
  *
- * 1. At least `windowChars` (W) characters are always held (and commits
- *    come in batches, so between W and W + batchChars are). Any detector whose
- *    matches, plus the context it looks at, fit in W characters finds them
- *    entirely inside the held text before any of it is released.
- * 2. The commit point is then moved back until it falls between two
- *    characters that no match of today's detectors can join ("a break"):
- *    e-mail matches are runs of [A-Za-z0-9._%+@-], card matches runs of digits
- *    with single space or hyphen separators (whose Luhn and "glued to a word"
- *    checks look at most two characters past the run). A pair is *sticky* when
- *    both characters are e-mail characters, or both are card characters and
- *    one of them is a digit, or it is a surrogate pair. At a break the two
- *    sides are scanned independently with the same result as one scan of the
- *    whole text, so the streamed findings equal the non-streamed ones exactly
- *    - however the text is split into events. That is what makes an e-mail
- *    address with a 200-character local part safe under a 64-character window.
- * 3. If the held text grows past `maxHoldChars` without a break (say a
+ * 1. The release point comes from `policy/builtins/candidates.ts`, which knows
+ *    the detectors' shapes: everything before the *open candidate* at the end
+ *    of the held text (a word that may yet be an e-mail local part, a digit
+ *    run, an IBAN-shaped prefix, an IPv6-looking run, ...) is committed; the
+ *    candidate is held until a character that no match can join ends it.
+ *    Ordinary prose therefore leaves at the next word boundary. At such a
+ *    break the text before and after scans independently with the same
+ *    result as one scan of the whole text, so the streamed findings equal
+ *    the non-streamed ones exactly, however the text is split into events.
+ * 2. Optionally (`windowChars` > 0) at least that many characters are also
+ *    held, for custom stream rules that want a fixed amount of text after a
+ *    finding before it is released; the commit point then moves back to the
+ *    nearest break.
+ * 3. A finding that still crosses the commit point moves it back to a break
+ *    before the finding's start (a guard for detectors added later whose
+ *    shapes candidates.ts does not know yet).
+ * 4. If the held text grows past `maxHoldChars` without a break (say a
  *    5 000-character run of letters), the window cannot decide safely and
  *    reports overflow; the stream is then ended with an error (fail closed),
  *    never released unchecked.
  *
- * Scanning: each commit rescans the held text plus CONTEXT_CHARS of
- * already-committed look-behind, so each character is scanned a small,
- * bounded number of times, whatever the stream length.
+ * Scanning: a commit whose text holds no digit and no "@" cannot contain a
+ * finding and is not scanned (most prose). Otherwise the held text is scanned
+ * with LOOK_BEHIND_CHARS of already-committed text before it, so context
+ * words and "glued to a word" checks see what a scan of the whole text sees.
  */
+import { breakAtOrBefore, LOOK_BEHIND_CHARS, mayHoldFinding, releasePoint, settled } from '../../policy/builtins/candidates.js';
 import { PII_DETECTORS, type PiiDetector, type PiiType } from '../../policy/builtins/pii.js';
 
 /** A PII span in a channel, in UTF-16 offsets from the channel's start. */
@@ -49,17 +53,14 @@ export interface Commit {
 
 /** Options of a {@link HoldbackWindow}. */
 export interface HoldbackOptions {
-  /** Characters always held (W). */
-  readonly windowChars: number;
+  /**
+   * Characters always held on top of the open candidate (0: none, the
+   * default). For custom stream rules that need a fixed amount of text after
+   * a finding; it delays every token by about this many characters.
+   */
+  readonly windowChars?: number;
   /** Held characters past which the window gives up (overflow). */
   readonly maxHoldChars: number;
-  /**
-   * Commit only once this many characters beyond W are held (default W/2),
-   * so that each scan covers a batch of new text rather than one token and a
-   * character is scanned about (context + W + batch) / batch times, not once
-   * per event. The window then holds between W and W + batch characters.
-   */
-  readonly batchChars?: number;
   /** Detectors to run. Default: the PII builtin's. */
   readonly detectors?: readonly PiiDetector[];
 }
@@ -70,57 +71,35 @@ export class HoldbackOverflowError extends Error {
 }
 
 /**
- * Committed characters kept as look-behind for the next scan. The card
- * detector looks two characters back; the context-scored detectors (phone,
- * SSN, NHS, ...) look for words up to 40 code units before a candidate plus
- * one more character to see a word edge (detectors/context.ts). 64 covers
- * both with room to spare, so a number committed after its context word was
- * released is judged exactly as in a one-piece scan.
+ * Committed characters kept as look-behind for the next scan: the card
+ * detector looks two characters back, an identifier check 48, the
+ * context-scored detectors (phone, SSN, NHS, ...) up to 40 plus one for a
+ * word edge (detectors/context.ts). candidates.ts owns the number.
  */
-export const CONTEXT_CHARS = 64;
+export const CONTEXT_CHARS = LOOK_BEHIND_CHARS;
 
-/** 1 = may be part of an e-mail match, 2 = may be part of a card match (bit flags). */
-const CLASS = new Uint8Array(128);
-for (const c of 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._%+@') CLASS[c.charCodeAt(0)]! |= 1;
-for (const c of '0123456789') CLASS[c.charCodeAt(0)]! |= 3;
-CLASS[0x2d]! |= 3; // "-" is both
-CLASS[0x20]! |= 2; // " " separates card groups
-CLASS[0x2c]! |= 2; // "," and "." make digits part of a decimal number
-CLASS[0x2e]! |= 2;
-
-function isDigitCode(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
-
-/** True when no match can contain both text[i-1] and text[i] (see the module comment). */
-function sticky(a: number, b: number): boolean {
-  if (a >= 0xd800 && a <= 0xdbff && b >= 0xdc00 && b <= 0xdfff) return true;
-  if (a >= 128 || b >= 128) return false;
-  const ca = CLASS[a]!;
-  const cb = CLASS[b]!;
-  if (ca & cb & 1) return true;
-  return (ca & cb & 2) !== 0 && (isDigitCode(a) || isDigitCode(b));
-}
-
-/** The hold-back window of one text channel. */
+/** The hold-back of one text channel. */
 export class HoldbackWindow {
-  readonly #options: HoldbackOptions;
+  readonly #maxHold: number;
+  readonly #window: number;
   readonly #detectors: readonly PiiDetector[];
-  readonly #batch: number;
   /** Text not yet committed. */
   #held = '';
   /** Up to CONTEXT_CHARS committed characters before `#held`. */
   #context = '';
   /** Channel offset of `#held[0]`. */
   #committed = 0;
+  /** Boundaries at the start of `#held` already known to be joined (candidates.settled). */
+  #settled = 0;
 
   constructor(options: HoldbackOptions) {
-    if (!(options.windowChars >= 1) || !(options.maxHoldChars >= options.windowChars)) {
-      throw new RangeError('hold-back window needs 1 <= windowChars <= maxHoldChars');
+    const window = options.windowChars ?? 0;
+    if (!(window >= 0) || !Number.isInteger(window) || !(options.maxHoldChars >= 1) || !(options.maxHoldChars >= window)) {
+      throw new RangeError('hold-back window needs 0 <= windowChars <= maxHoldChars and maxHoldChars >= 1');
     }
-    this.#options = options;
+    this.#maxHold = options.maxHoldChars;
+    this.#window = window;
     this.#detectors = options.detectors ?? PII_DETECTORS;
-    this.#batch = Math.max(0, Math.min(options.batchChars ?? Math.floor(options.windowChars / 2), options.maxHoldChars - options.windowChars));
   }
 
   /** Channel offset up to which text is committed. */
@@ -145,26 +124,46 @@ export class HoldbackWindow {
 
   /**
    * Commits what is safe: everything when `final` (the channel is over),
-   * otherwise up to the last break at least W characters from the end.
-   * Returns undefined when nothing can be committed yet.
+   * otherwise the text before the open candidate (and before the fixed
+   * window, if one is set). Returns undefined when nothing can be committed.
    *
    * @throws HoldbackOverflowError when more than maxHoldChars are held and no
    *   break allows a commit.
    */
   commit(final: boolean): Commit | undefined {
     const held = this.#held;
-    if (!final && held.length < this.#options.windowChars + this.#batch) return undefined;
-    let cut = final ? held.length : this.#breakBefore(held.length - this.#options.windowChars);
+    if (held.length === 0) return undefined;
+    const open = releasePoint(held, final, this.#settled);
+    let cut = open;
+    if (!final && this.#window > 0) cut = Math.min(cut, breakAtOrBefore(held, held.length - this.#window));
+    const spans: ChannelSpan[] = [];
+    if (cut > 0 && mayHoldFinding(held, 0, cut)) cut = this.#scan(held, cut, spans);
     if (cut <= 0) {
-      if (held.length > this.#options.maxHoldChars) throw new HoldbackOverflowError(`more than ${this.#options.maxHoldChars} characters held without a safe break`);
+      this.#settled = open === 0 ? settled(held.length) : 0;
+      if (held.length > this.#maxHold) throw new HoldbackOverflowError(`more than ${this.#maxHold} characters held without a safe break`);
       return undefined;
     }
+    const text = held.slice(0, cut);
+    const start = this.#committed;
+    this.#context = (this.#context + text).slice(-CONTEXT_CHARS);
+    this.#held = held.slice(cut);
+    this.#committed += cut;
+    // All that is left was found joined by releasePoint, unless less was
+    // committed than it allowed.
+    this.#settled = cut === open && !final ? settled(this.#held.length) : 0;
+    return { start, text, findings: spans };
+  }
+
+  /**
+   * Scans the held text with its look-behind and collects the findings that
+   * start before `cut`; returns the cut, moved back when a finding crosses it.
+   */
+  #scan(held: string, cut: number, spans: ChannelSpan[]): number {
     const scanned = this.#context + held;
     const offset = this.#context.length;
-    const spans: ChannelSpan[] = [];
     // A finding that crosses the cut would be released half checked: move the
-    // cut back to its start and rescan (cannot happen at a break with today's
-    // detectors; it guards detectors added later).
+    // cut back to a break before its start and rescan (cannot happen at a
+    // release point with today's detectors; it guards detectors added later).
     for (let again = true; again && cut > 0; ) {
       again = false;
       spans.length = 0;
@@ -174,7 +173,7 @@ export class HoldbackWindow {
           const e = end - offset;
           if (e <= 0) return true; // wholly in already-committed context
           if (s < cut && e > cut) {
-            cut = this.#breakBefore(Math.max(s, 0));
+            cut = breakAtOrBefore(held, Math.max(s, 0));
             again = true;
             return false;
           }
@@ -186,24 +185,7 @@ export class HoldbackWindow {
         if (again) break;
       }
     }
-    if (cut <= 0) {
-      if (held.length > this.#options.maxHoldChars) throw new HoldbackOverflowError(`more than ${this.#options.maxHoldChars} characters held without a safe break`);
-      return undefined;
-    }
     spans.sort((a, b) => a.start - b.start || a.end - b.end);
-    const text = held.slice(0, cut);
-    const start = this.#committed;
-    this.#context = (this.#context + text).slice(-CONTEXT_CHARS);
-    this.#held = held.slice(cut);
-    this.#committed += cut;
-    return { start, text, findings: spans };
-  }
-
-  /** The largest break position <= at within the held text (0 when none). */
-  #breakBefore(at: number): number {
-    const held = this.#held;
-    let i = Math.min(at, held.length);
-    while (i > 0 && i < held.length && sticky(held.charCodeAt(i - 1), held.charCodeAt(i))) i--;
-    return Math.max(i, 0);
+    return cut;
   }
 }

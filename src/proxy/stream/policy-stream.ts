@@ -1,19 +1,23 @@
 /**
  * The streaming response policy: upstream bytes in, client bytes out, one
- * event at a time, with a bounded hold-back window per text channel.
+ * event at a time, holding back per text channel only the text that could
+ * still become a PII match (holdback.ts; in prose, the last word).
  *
  * For every upstream event (an SSE event or an NDJSON line):
  * 1. its assistant text (adapters.ts) is appended to the channel's window and
  *    every other string in it is scanned on the spot;
- * 2. whatever the windows can now commit is scanned (holdback.ts);
+ * 2. whatever is now decided is committed and, if it may hold PII, scanned
+ *    (holdback.ts);
  * 3. if there are findings, the response decision is asked about them
  *    (`input.event`); a deny or a failure ends the stream with the protocol's
  *    error event and nothing held is released;
  * 4. committed text is redacted as the decision says and written back into the
  *    events it came from - the placeholder in the event where the span starts;
  * 5. events leave in arrival order once all their text is committed, so an
- *    event without text never overtakes held text. Untouched events leave as
- *    the exact bytes that came in; changed ones are re-serialised.
+ *    event without text never overtakes held text (for OpenAI chat and
+ *    Ollama a text event may overtake held text of *another* channel; see
+ *    #release). Untouched events leave as the exact bytes that came in;
+ *    changed ones are re-serialised.
  *
  * This class is synchronous and knows no streams: stream.ts wraps it with
  * backpressure. It fails closed: unparseable events, invalid UTF-8, oversized
@@ -33,8 +37,11 @@ import { serializeSse, SseParser, StreamSyntaxError, type SseEvent } from './sse
 /** Wire format of a stream. */
 export type StreamFormat = 'sse' | 'ndjson';
 
-/** Default hold-back window W in UTF-16 code units (docs/streaming.md explains the number). */
-export const DEFAULT_WINDOW_CHARS = 64;
+/**
+ * Default fixed window in UTF-16 code units held on top of the open candidate
+ * (holdback.ts): none, text leaves as soon as it is decided (docs/streaming.md).
+ */
+export const DEFAULT_WINDOW_CHARS = 0;
 /** Default cap on one channel's held text without a safe break. */
 export const DEFAULT_MAX_HOLD_CHARS = 4096;
 /** Default cap on one event, and on the bytes of events waiting for held text. */
@@ -48,10 +55,9 @@ export interface StreamPolicyOptions {
   readonly requestId: string;
   /** Asks the response decision about findings; must not throw. */
   readonly decide: (event: StreamEventInput) => Decision;
+  /** Characters always held on top of the open candidate (default 0; holdback.ts). */
   readonly windowChars?: number;
   readonly maxHoldChars?: number;
-  /** Commit batch beyond W (default W/2; holdback.ts). */
-  readonly batchChars?: number;
   readonly maxEventBytes?: number;
   /** Bytes of events that may wait behind held text. Default: maxEventBytes. */
   readonly maxQueuedBytes?: number;
@@ -286,7 +292,7 @@ export class StreamPolicy {
   #append(slot: TextSlot, touched: Map<Channel, boolean>): SlotRef {
     let channel = this.#channels.get(slot.channel);
     if (channel === undefined) {
-      channel = { id: slot.channel, window: new HoldbackWindow({ windowChars: this.#windowChars, maxHoldChars: this.#maxHoldChars, ...(this.#o.batchChars === undefined ? {} : { batchChars: this.#o.batchChars }) }), open: [] };
+      channel = { id: slot.channel, window: new HoldbackWindow({ windowChars: this.#windowChars, maxHoldChars: this.#maxHoldChars }), open: [] };
       this.#channels.set(slot.channel, channel);
     }
     const start = channel.window.end;
@@ -397,15 +403,36 @@ export class StreamPolicy {
     }
   }
 
-  /** Sends queued events, in order, whose text is all committed. */
+  /**
+   * Sends queued events whose text is all committed, in order. Where the
+   * protocol's clients accumulate every text channel on its own (OpenAI chat
+   * completions, Ollama), a text event may also overtake events that wait for
+   * text held in *other* channels: without that, the last word of a
+   * reasoning channel, held until the stream's end because no event closes
+   * it, would hold back the whole answer that follows in the content channel.
+   * Events within one channel, and events without text, keep their order.
+   */
   #release(out: Buffer[]): void {
-    while (this.#queue.length > 0) {
-      const head = this.#queue[0]!;
-      if (head.slots.some((s) => s.end > s.channel.window.committedEnd)) return;
-      this.#queue.shift();
-      this.#queuedBytes -= head.raw.length;
-      out.push(this.#serialize(head));
+    const queue = this.#queue;
+    const ready = (q: Queued): boolean => q.slots.every((s) => s.end <= s.channel.window.committedEnd);
+    while (queue.length > 0 && ready(queue[0]!)) this.#send(queue.shift()!, out);
+    if (queue.length < 2 || (this.#protocol !== 'openai-chat' && this.#protocol !== 'ollama')) return;
+    const blocked = new Set<Channel>();
+    for (let i = 0; i < queue.length; ) {
+      const q = queue[i]!;
+      if (i > 0 && q.slots.length > 0 && ready(q) && q.slots.every((s) => !blocked.has(s.channel))) {
+        queue.splice(i, 1);
+        this.#send(q, out);
+        continue;
+      }
+      for (const slot of q.slots) blocked.add(slot.channel);
+      i++;
     }
+  }
+
+  #send(q: Queued, out: Buffer[]): void {
+    this.#queuedBytes -= q.raw.length;
+    out.push(this.#serialize(q));
   }
 
   #serialize(q: Queued): Buffer {

@@ -79,3 +79,12 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config.tls.subjectAltNames)).toBe(true);
   });
 });
+
+describe('limits.streamWindowChars', () => {
+  it('defaults to no fixed window, accepts one up to streamMaxHoldChars, and rejects a larger one', () => {
+    expect(loadConfig().limits.streamWindowChars).toBe(0);
+    expect(loadConfig({ file: file('window.yaml', 'limits:\n  streamWindowChars: 128\n') }).limits.streamWindowChars).toBe(128);
+    const problems = problemsOf(() => loadConfig({ file: file('window-big.yaml', 'limits:\n  streamWindowChars: 2048\n  streamMaxHoldChars: 1024\n') }));
+    expect(problems.join('\n')).toMatch(/streamWindowChars/);
+  });
+});

@@ -4,7 +4,7 @@ import { HoldbackOverflowError, HoldbackWindow, type Commit } from '../../../src
 import { scanPii } from '../../../src/policy/builtins/pii.js';
 
 /** Feeds `text` in the given pieces and collects every commit (the last one final). */
-function feed(pieces: readonly string[], windowChars = 64, maxHoldChars = 4096): Commit[] {
+function feed(pieces: readonly string[], windowChars = 0, maxHoldChars = 4096): Commit[] {
   const w = new HoldbackWindow({ windowChars, maxHoldChars });
   const commits: Commit[] = [];
   for (const p of pieces) {
@@ -38,13 +38,33 @@ describe('HoldbackWindow', () => {
     expect(sortSpans(findings(feed([...text])))).toEqual(sortSpans(whole(text)));
   });
 
-  it('always holds at least W characters until the channel ends', () => {
+  it('with a fixed window, also holds at least that many characters until the channel ends', () => {
     const w = new HoldbackWindow({ windowChars: 16, maxHoldChars: 100 });
     w.append('hello there, general kenobi. ');
     const c = w.commit(false);
     expect(c).toBeDefined();
     expect(w.heldChars).toBeGreaterThanOrEqual(16);
     expect(c!.text + 'x').not.toContain('kenobi');
+    // Without one, only the open candidate is held: here nothing.
+    const plain = new HoldbackWindow({ maxHoldChars: 100 });
+    plain.append('hello there, general kenobi. ');
+    expect(plain.commit(false)?.text).toBe('hello there, general kenobi. ');
+  });
+
+  it('holds a card number until the character after it decides it, then releases it with its finding', () => {
+    const w = new HoldbackWindow({ maxHoldChars: 100 });
+    w.append('pay 4111 1111 1111 1111');
+    expect(w.commit(false)).toMatchObject({ text: 'pay ', findings: [] });
+    w.append('x');
+    // "…1111x" is glued to a word: no card, and still one word, so held.
+    expect(w.commit(false)).toBeUndefined();
+    w.append(' ok');
+    expect(w.commit(false)).toMatchObject({ text: '4111 1111 1111 1111x ', findings: [] });
+    const v = new HoldbackWindow({ maxHoldChars: 100 });
+    v.append('pay 4111 1111 1111 1111');
+    v.commit(false);
+    v.append(', ok');
+    expect(v.commit(false)).toMatchObject({ text: '4111 1111 1111 1111, ', findings: [{ type: 'payment_card', start: 4, end: 23 }] });
   });
 
   it('holds a long address whole, however long its local part', () => {
@@ -65,7 +85,8 @@ describe('HoldbackWindow', () => {
   });
 
   it('rejects nonsense options', () => {
-    expect(() => new HoldbackWindow({ windowChars: 0, maxHoldChars: 10 })).toThrow(RangeError);
+    expect(() => new HoldbackWindow({ windowChars: -1, maxHoldChars: 10 })).toThrow(RangeError);
+    expect(() => new HoldbackWindow({ windowChars: 1.5, maxHoldChars: 10 })).toThrow(RangeError);
     expect(() => new HoldbackWindow({ windowChars: 20, maxHoldChars: 10 })).toThrow(RangeError);
   });
 });

@@ -7,6 +7,7 @@ import type { Decision } from '../../../src/policy/decision.js';
 import type { StreamEventInput } from '../../../src/policy/input.js';
 import { StreamPolicy } from '../../../src/proxy/stream/policy-stream.js';
 import { chatText, cut, expectedRedaction, openAiChatStream, redactAll, runStream } from './helpers.js';
+import { pieces, piiTextArb } from './pii-text.js';
 
 const enc = (s: string) => Buffer.from(s, 'utf8');
 const sseEvents = (out: string) => out.split('\n\n').filter((b) => b.length > 0);
@@ -34,9 +35,11 @@ describe('StreamPolicy: OpenAI chat SSE', () => {
       `data: {"choices":[],"usage":{"total_tokens":9}}\n\n` +
       `data: [DONE]\n\n`;
     const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll });
-    // Nothing leaves while the first delta may still be the start of a card.
-    expect(p.push(enc(input.slice(0, input.indexOf('data: {"choices":[],'))))).toEqual([]);
-    const out = Buffer.concat([...p.push(enc(input.slice(input.indexOf('data: {"choices":[],')))), ...p.end()]).toString();
+    // Nothing leaves while the first delta may still be the start of a card,
+    // and the keep-alive comment waits behind it.
+    const second = input.indexOf('data: {"choices":[{"index":0,"delta":{"content":" 1111');
+    expect(p.push(enc(input.slice(0, second)))).toEqual([]);
+    const out = Buffer.concat([...p.push(enc(input.slice(second))), ...p.end()]).toString();
     const events = sseEvents(out);
     expect(events).toHaveLength(5);
     expect(events[0]).toContain('"content":"card [REDACTED:PAYMENT_CARD]"');
@@ -46,7 +49,73 @@ describe('StreamPolicy: OpenAI chat SSE', () => {
     expect(events[4]).toBe('data: [DONE]');
   });
 
-  it('releases the first event once W characters follow it (time to first byte grows by the window only)', () => {
+  it('flushes per event: each prose token leaves as its own event once the next one shows its word is over', () => {
+    const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll });
+    const ev = (t: string) => enc(`data: {"choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}}}]}\n\n`);
+    const role = enc(`data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n`);
+    // Events without text leave at once when nothing is held.
+    expect(p.push(role).map(String)).toEqual([role.toString()]);
+    expect(p.push(ev('Hello'))).toEqual([]);
+    expect(p.push(ev(' there')).map(String)).toEqual([ev('Hello').toString()]);
+    expect(p.push(ev(','))).toHaveLength(2); // " there" and "," are both decided by the comma
+    expect(p.push(ev(' general')).map(String)).toEqual([]);
+    expect(p.push(ev(' kenobi!')).map(String)).toEqual([ev(' general').toString(), ev(' kenobi!').toString()]);
+  });
+
+  it.each([
+    [
+      'Anthropic /v1/messages',
+      'anthropic-messages' as const,
+      ['message_start', { message: { id: 'm1', content: [] } }],
+      (t: string): readonly [string, object] => ['content_block_delta', { index: 0, delta: { type: 'text_delta', text: t } }],
+      ['content_block_stop', { index: 0 }],
+    ],
+    [
+      'OpenAI /v1/responses',
+      'openai-responses' as const,
+      ['response.created', { response: { id: 'r1', output: [] } }],
+      (t: string): readonly [string, object] => ['response.output_text.delta', { output_index: 0, content_index: 0, delta: t }],
+      ['response.output_text.done', { output_index: 0, content_index: 0, text: 'Hello there, you' }],
+    ],
+  ] as const)('flushes per event for %s: framing at once, each delta when the next shows its word is over, the rest at the close', (_name, protocol, start, delta, stop) => {
+    const ev = ([type, body]: readonly [string, object]) => enc(`event: ${type}\ndata: ${JSON.stringify({ type, ...body })}\n\n`);
+    const p = new StreamPolicy({ format: 'sse', protocol, requestId: 'r', decide: redactAll });
+    expect(p.push(ev(start)).map(String)).toEqual([ev(start).toString()]);
+    expect(p.push(ev(['ping', {}])).map(String)).toEqual([ev(['ping', {}]).toString()]);
+    expect(p.push(ev(delta('Hello')))).toEqual([]);
+    expect(p.push(ev(delta(' there,'))).map(String)).toEqual([ev(delta('Hello')).toString(), ev(delta(' there,')).toString()]);
+    expect(p.push(ev(delta(' you')))).toEqual([]);
+    expect(p.push(ev(stop)).map(String)).toEqual([ev(delta(' you')).toString(), ev(stop).toString()]);
+  });
+
+  it('a text event overtakes text held in another channel (reasoning then content), never within one channel', () => {
+    const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll });
+    const ev = (field: string, t: string) => enc(`data: {"choices":[{"index":0,"delta":{${JSON.stringify(field)}:${JSON.stringify(t)}}}]}\n\n`);
+    expect(p.push(ev('reasoning_content', 'Let me think'))).toEqual([]);
+    // "think" may still continue: held until the stream ends, since nothing closes the reasoning channel.
+    expect(p.push(ev('content', 'The')).map(String)).toEqual([]);
+    expect(p.push(ev('content', ' answer')).map(String)).toEqual([ev('content', 'The').toString()]);
+    expect(p.push(ev('content', ' is 42.')).map(String)).toEqual([ev('content', ' answer').toString()]);
+    const rest = [...p.push(enc('data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n')), ...p.end()].map(String);
+    expect(rest[0]).toBe(ev('reasoning_content', 'Let me think').toString());
+    expect(rest[1]).toBe(ev('content', ' is 42.').toString());
+    // Ollama: thinking, then content, likewise.
+    const o = new StreamPolicy({ format: 'ndjson', protocol: 'ollama', requestId: 'r', decide: redactAll });
+    const line = (field: string, t: string) => enc(`${JSON.stringify({ message: { role: 'assistant', [field]: t }, done: false })}\n`);
+    expect(o.push(line('thinking', 'hmm'))).toEqual([]);
+    expect(o.push(line('content', 'Hi'))).toEqual([]);
+    expect(o.push(line('content', ' there')).map(String)).toEqual([line('content', 'Hi').toString()]);
+  });
+
+  it('keeps strict order where the protocol numbers or closes its events (/v1/responses)', () => {
+    const p = new StreamPolicy({ format: 'sse', protocol: 'openai-responses', requestId: 'r', decide: redactAll });
+    const ev = (type: string, idx: number, delta: string) => enc(`event: ${type}\ndata: ${JSON.stringify({ type, output_index: idx, content_index: 0, delta })}\n\n`);
+    expect(p.push(ev('response.reasoning_summary_text.delta', 0, 'think'))).toEqual([]);
+    expect(p.push(ev('response.output_text.delta', 1, 'Hi'))).toEqual([]);
+    expect(p.push(ev('response.output_text.delta', 1, ' there'))).toEqual([]);
+  });
+
+  it('a fixed window (streamWindowChars) still holds that many characters on top', () => {
     const p = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll, windowChars: 16 });
     const ev = (t: string) => enc(`data: {"choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}}}]}\n\n`);
     expect(p.push(ev('Hello '))).toEqual([]);
@@ -193,6 +262,92 @@ describe('StreamPolicy property', () => {
             if (f.type === 'email' || f.type === 'payment_card') expect(released.join('')).not.toContain(secret);
           }
           expect(scanPii(clientText).filter((f) => f.type === 'email' || f.type === 'payment_card')).toEqual([]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+/** Ollama /api/chat NDJSON lines carrying `parts` as message content, then the done line. */
+function ollamaChatStream(parts: readonly string[]): string {
+  const line = (content: string, done: boolean) => `${JSON.stringify({ model: 'm', message: { role: 'assistant', content }, done })}\n`;
+  return parts.map((p) => line(p, false)).join('') + line('', true);
+}
+
+describe('StreamPolicy property: prose, PII at event edges, context words', () => {
+  it('client text equals the non-streamed redaction, one well-formed event out per event in, under any chunking (SSE and NDJSON)', () => {
+    fc.assert(
+      fc.property(
+        piiTextArb,
+        fc.array(fc.integer({ min: 1, max: 10 }), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        fc.constantFrom(0, 0, 0, 5, 64),
+        fc.constantFrom('sse' as const, 'ndjson' as const),
+        (text, sizes, cutSeeds, windowChars, format) => {
+          const expected = expectedRedaction(text);
+          fc.pre(expected !== undefined);
+          const parts = pieces(text, sizes);
+          const bytes = enc(format === 'sse' ? openAiChatStream(parts) : ollamaChatStream(parts));
+          const positions = [...new Set(cutSeeds.map((s) => s % bytes.length))].filter((p) => p > 0).sort((a, b) => a - b);
+          const policy = new StreamPolicy({ format, protocol: format === 'sse' ? 'openai-chat' : 'ollama', requestId: 'r', decide: redactAll, windowChars });
+          const writes: string[] = [];
+          for (const chunk of cut(bytes, positions)) writes.push(...policy.push(chunk).map((b) => b.toString('utf8')));
+          writes.push(...policy.end().map((b) => b.toString('utf8')));
+          expect(policy.outcome.code).toBe('ok');
+          const out = writes.join('');
+          if (format === 'sse') {
+            expect(chatText(out)).toBe(expected);
+            // role chunk + one per part + finish + [DONE]
+            expect(sseEvents(out)).toHaveLength(parts.length + 3);
+          } else {
+            const lines = out.trimEnd().split('\n').map((l) => JSON.parse(l) as { message: { content: string } });
+            expect(lines.map((l) => l.message.content).join('')).toBe(expected);
+            expect(lines).toHaveLength(parts.length + 1);
+          }
+          // Every write is whole events, never a piece of one.
+          for (const w of writes) expect(format === 'sse' ? w.endsWith('\n\n') : w.endsWith('\n')).toBe(true);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe('StreamPolicy property: two channels, overtaking', () => {
+  it('each channel reads exactly its non-streamed redaction, and each channel keeps its order, when events of two channels interleave', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), piiTextArb.map((t) => t.slice(0, 12))), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom('sse' as const, 'ndjson' as const),
+        (parts, format) => {
+          const channels = format === 'sse' ? (['reasoning_content', 'content'] as const) : (['thinking', 'content'] as const);
+          const texts = [0, 1].map((c) => parts.filter(([second]) => Number(second) === c).map(([, t]) => t).join(''));
+          const expected = texts.map((t) => expectedRedaction(t));
+          fc.pre(expected.every((e) => e !== undefined));
+          const events = parts.map(([second, t], i) => {
+            const field = channels[Number(second)]!;
+            return format === 'sse'
+              ? `data: ${JSON.stringify({ choices: [{ index: 0, delta: { [field]: t } }], n: i })}\n\n`
+              : `${JSON.stringify({ message: { role: 'assistant', [field]: t }, done: false, n: i })}\n`;
+          });
+          const input = events.join('') + (format === 'sse' ? 'data: [DONE]\n\n' : `${JSON.stringify({ message: { role: 'assistant', content: '' }, done: true })}\n`);
+          const { out, policy } = runStream([enc(input)], { format, protocol: format === 'sse' ? 'openai-chat' : 'ollama' });
+          expect(policy.outcome.code).toBe('ok');
+          const blocks = format === 'sse' ? sseEvents(out).filter((b) => b !== 'data: [DONE]').map((b) => b.slice('data: '.length)) : out.trimEnd().split('\n').slice(0, -1);
+          expect(blocks).toHaveLength(parts.length);
+          const got = ['', ''];
+          const lastSeen = [-1, -1];
+          for (const block of blocks) {
+            const json = JSON.parse(block) as { n: number; choices?: Array<{ delta: Record<string, string> }>; message?: Record<string, string> };
+            const fields = format === 'sse' ? json.choices![0]!.delta : json.message!;
+            const c = channels[1] in fields ? 1 : 0;
+            got[c] += fields[channels[c]!]!;
+            // Within a channel, events keep their upstream order.
+            expect(json.n).toBeGreaterThan(lastSeen[c]!);
+            lastSeen[c] = json.n;
+          }
+          expect(got).toEqual(expected);
         },
       ),
       { numRuns: 300 },
