@@ -14,6 +14,8 @@ step() { printf '\n== %s\n' "$*"; }
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# curl: the identity and audit tests call the proxy with a client certificate.
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then

@@ -127,8 +127,56 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** CAs whose client certificates identify callers (`input.peer.certificate`; docs/identity.md): PEM text or file paths. Empty: no CA-issued client certificates. */
+        clientCAs: z.array(z.string().min(1)).default([]),
       })
       .strict()
+      .prefault({}),
+    /** Caller identity in the policy input: client certificates, bearer JWTs, API keys (docs/identity.md). */
+    identity: z
+      .object({
+        /** Credentials every request must carry; a request without one of them is refused with 401. */
+        require: z.array(z.enum(['certificate', 'jwt', 'api_key'])).default([]),
+        jwt: z
+          .object({
+            /** JWKS: the path of a JSON file, or an https:// URL (cached, refetched on an unknown `kid`). */
+            jwks: z.string().min(1),
+            /** Accepted `iss` value(s). */
+            issuer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            /** Accepted `aud` value(s). */
+            audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            /** Signature algorithms accepted; `none` and HMAC are never accepted. */
+            algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1).default(['RS256', 'ES256', 'EdDSA']),
+            /** Leeway for `exp`/`nbf`/`iat`. */
+            clockToleranceSeconds: z.number().int().nonnegative().max(300).default(30),
+            /** A fetched JWKS is reused this long before it is fetched again. */
+            jwksCacheSeconds: z.number().int().positive().max(86_400).default(600),
+            /** Least time between two fetches (or file reads) triggered by an unknown `kid`. */
+            jwksCooldownSeconds: z.number().int().nonnegative().max(3600).default(30),
+            /** Time allowed for one JWKS fetch. */
+            jwksTimeoutMs: positiveInt.max(60_000).default(5000),
+            /** Extra CA (PEM text or file path) trusted for the JWKS URL, for a private issuer. */
+            jwksCa: z.string().min(1).optional(),
+          })
+          .strict()
+          .refine((j) => !/^http:/i.test(j.jwks), { message: 'jwks must be a file path or an https:// URL' })
+          .optional(),
+        apiKeys: z
+          .object({
+            /** Request header carrying the key. */
+            header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).default('x-api-key'),
+            /** Keys by id; only the SHA-256 (hex) of each key is stored. */
+            keys: z
+              .array(z.object({ id: z.string().min(1).max(128), sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters') }).strict())
+              .min(1),
+          })
+          .strict()
+          .refine((a) => new Set(a.keys.map((k) => k.id)).size === a.keys.length, { message: 'key ids must be unique' })
+          .optional(),
+      })
+      .strict()
+      .refine((i) => !i.require.includes('jwt') || i.jwt !== undefined, { message: 'require lists "jwt" but identity.jwt is not configured' })
+      .refine((i) => !i.require.includes('api_key') || i.apiKeys !== undefined, { message: 'require lists "api_key" but identity.apiKeys is not configured' })
       .prefault({}),
     limits: z
       .object({

@@ -25,6 +25,7 @@ import { createUpstreamPool } from './forward.js';
 import { createPipeline } from './pipeline.js';
 import { closeGracefully, createTlsServer, listen } from './server.js';
 import { createClientAttestation } from './client-attestation.js';
+import { createCallerIdentification, loadClientCAs } from './identity.js';
 
 /** Inputs to `startGateway`; everything but `config` is for tests and embedding. */
 export interface GatewayOptions {
@@ -184,8 +185,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       : undefined;
     // Mutual RA-TLS (docs/mutual-ratls.md); undefined when tls.clientAttestation.mode is off.
     const clientAttestation = createClientAttestation(config.tls.clientAttestation, { logger, metrics });
+    // Caller identity (docs/identity.md); undefined when no credential kind is configured.
+    const clientCAs = loadClientCAs(config.tls.clientCAs);
+    const identity = createCallerIdentification({ ...config.identity, clientCAs }, { logger });
     tlsServer = createTlsServer({
       ...(clientAttestation === undefined ? {} : { clientAttestation }),
+      ...(clientCAs.length === 0 ? {} : { clientCAs }),
       certificate,
       minVersion: config.tls.minVersion,
       headerBytes: config.limits.headerBytes,
@@ -200,6 +205,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         metrics,
         logger,
         ...(freshness === undefined ? {} : { freshness }),
+        ...(identity === undefined ? {} : { identity }),
       }),
     });
     const listenAddress = splitHostPort(config.listen);
@@ -212,7 +218,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // setSecureContext rebuilds the context from these options plus the
       // server's remembered minVersion; requestCert/ALPN are server settings
       // and stay. Live connections keep the context they negotiated with.
-      install: (next) => server.setSecureContext({ ...next.secureContextOptions(), minVersion: config.tls.minVersion }),
+      install: (next) =>
+        server.setSecureContext({ ...next.secureContextOptions(), minVersion: config.tls.minVersion, ...(clientCAs.length === 0 ? {} : { ca: clientCAs }) }),
       ...(config.tls.renewBeforeSeconds === undefined ? {} : { renewBeforeSeconds: config.tls.renewBeforeSeconds }),
       retryMinMs: config.tls.renewRetryMinMs,
       retryMaxMs: config.tls.renewRetryMaxMs,

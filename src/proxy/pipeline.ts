@@ -28,6 +28,7 @@ import { policyTransform } from './stream/stream.js';
 import type { FreshnessResponder } from '../ratls/freshness.js';
 import { FRESHNESS_PATH } from '../wire/freshness.js';
 import type { TLSSocket } from 'node:tls';
+import { withIdentity, type CallerIdentification, type CallerIdentity } from './identity.js';
 
 /** Limits the pipeline enforces. */
 export interface PipelineLimits {
@@ -54,6 +55,8 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** Answers GET /.well-known/attestation; absent → the path goes through the policy like any other. */
   readonly freshness?: FreshnessResponder;
+  /** Caller identity (identity.ts, docs/identity.md); absent → `input.peer` has no certificate, jwt or api_key. */
+  readonly identity?: CallerIdentification;
 }
 
 /** Per-request state shared by the stages. */
@@ -69,6 +72,8 @@ interface Exchange {
   /** True once the request body has been read to the end (or there was none). */
   bodyConsumed: boolean;
   input?: RequestInput;
+  /** Who is calling (stage 2b), merged into `input.peer`. */
+  caller?: CallerIdentity;
   policyMs: number;
   upstreamMs?: number;
   decision: 'allow' | 'deny' | 'error';
@@ -177,6 +182,18 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     return policy;
   };
 
+  // Stage 2b — who is calling (identity.ts). After admit, before the body:
+  // a caller without valid credentials costs no body read, and an invalid
+  // credential is a 401, never a policy input.
+  const identifyCaller = async (ex: Exchange, identity: CallerIdentification): Promise<void> => {
+    const outcome = await identity.identify(ex.req);
+    if ('error' in outcome) {
+      ex.reasons = outcome.reasons;
+      throw Object.assign(outcome.error, { decisionHeaders: outcome.headers });
+    }
+    ex.caller = outcome.caller;
+  };
+
   // Stage 3 — read the body the policy needs. JSON bodies are buffered (size
   // limit, deadline) and parsed before the policy runs, because the policy
   // decides on their content. Other bodies stream later, unseen by policy.
@@ -200,6 +217,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     // whole body cross out of wasm again as JSON (docs/policy.md, "Cost").
     const body = ex.body === undefined ? undefined : { value: ex.body.value, pii: countPii('request', scanPii(ex.body.value)) };
     ex.input = buildRequestInput(ex.req, ex.id, body, ex.rawBody?.length ?? declaredSize);
+    if (ex.caller !== undefined) ex.input = withIdentity(ex.input, ex.caller);
     const t0 = performance.now();
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
@@ -390,6 +408,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
           return;
         }
         const policy = admit(ex);
+        if (deps.identity !== undefined) await identifyCaller(ex, deps.identity);
         await readJsonBody(ex);
         const decision = requestPolicy(ex, policy);
         const upstream = await forward(ex, decision, abort.signal);
