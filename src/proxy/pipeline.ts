@@ -29,6 +29,7 @@ import type { FreshnessResponder } from '../ratls/freshness.js';
 import { FRESHNESS_PATH } from '../wire/freshness.js';
 import type { TLSSocket } from 'node:tls';
 import { withIdentity, type CallerIdentification, type CallerIdentity } from './identity.js';
+import { RateLimiter, usageTokens, type Quota } from './rate-limit.js';
 
 /** Limits the pipeline enforces. */
 export interface PipelineLimits {
@@ -57,6 +58,8 @@ export interface PipelineDeps {
   readonly freshness?: FreshnessResponder;
   /** Caller identity (identity.ts, docs/identity.md); absent → `input.peer` has no certificate, jwt or api_key. */
   readonly identity?: CallerIdentification;
+  /** Buckets for the policy's `rate_limit` (rate-limit.ts); default: a private one. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 /** Per-request state shared by the stages. */
@@ -74,6 +77,8 @@ interface Exchange {
   input?: RequestInput;
   /** Who is calling (stage 2b), merged into `input.peer`. */
   caller?: CallerIdentity;
+  /** Set when the request decision carried a rate limit: model tokens are charged to it. */
+  quota?: Quota;
   policyMs: number;
   upstreamMs?: number;
   decision: 'allow' | 'deny' | 'error';
@@ -126,6 +131,7 @@ function decisionError(decision: Decision, denyCode: ErrorCode): { error: Enclav
 /** Builds the request handler for the RA-TLS server. */
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { metrics, logger, limits } = deps;
+  const rateLimiter = deps.rateLimiter ?? new RateLimiter({ metrics });
 
   // Findings are counted by type (a bounded set of detector names), never by value.
   const countPii = <T extends readonly { readonly type: string }[]>(direction: 'request' | 'response' | 'stream', findings: T): T => {
@@ -227,6 +233,15 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       const { error, status } = decisionError(decision, 'EG_POLICY_DENIED');
       throw Object.assign(error, { decisionStatus: status, decisionHeaders: decision.headers });
     }
+    // Per-party limits the policy asked for: 429 with retry-after, before anything goes upstream.
+    if (decision.rate_limit !== undefined) {
+      try {
+        ex.quota = rateLimiter.admit(decision.rate_limit);
+      } catch (err) {
+        ex.reasons = (err as EnclaveGateError).details?.['reasons'] as string[] | undefined;
+        throw err;
+      }
+    }
     return decision;
   };
 
@@ -296,6 +311,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       }
       const decision = decide({ ...base, body_format: 'json', ...(raw.length > 0 ? { body: parsed, pii: countPii('response', scanPii(parsed)) } : {}) });
       if (!decision.allow) refuse(decision);
+      if (ex.quota !== undefined && raw.length > 0) ex.quota.charge(usageTokens(parsed));
       if (decision.redact !== undefined) {
         try {
           // Re-serialised only when something was replaced: otherwise the
