@@ -19,6 +19,7 @@ Options (each also settable as an environment variable, and in the config file):
   --policy PATH             bundle .tar.gz or a Rego directory  (ENCLAVE_GATE_POLICY)
   --attestation PROVIDER    simulated|configfs-tsm|gramine|dstack|auto [simulated] (ENCLAVE_GATE_ATTESTATION)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent [info] (ENCLAVE_GATE_LOG_LEVEL)
+  --decision-log PATH       write the signed decision log (JSON Lines) here (ENCLAVE_GATE_DECISION_LOG)
   -h, --help                show this help
 `;
 

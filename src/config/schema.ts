@@ -218,6 +218,39 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The decision log the enclave signs (docs/audit.md). Off unless `path` or `url` is set. */
+    decisionLog: z
+      .object({
+        /** JSON Lines file, rotated by size (`--decision-log`). */
+        path: z.string().min(1).optional(),
+        /** A file is rotated once it would grow beyond this. */
+        maxFileBytes: positiveInt.min(4096).default(64 * 1024 * 1024),
+        /** Rotated files kept (PATH.1 … PATH.N); older ones are deleted. */
+        maxFiles: z.number().int().nonnegative().max(1000).default(10),
+        /** OPA decision-log service endpoint: gzip'd JSON arrays are POSTed here. */
+        url: z
+          .string()
+          .refine((v) => /^https?:\/\/[^/?#]+/.test(v), 'must be an http:// or https:// URL')
+          .optional(),
+        /** Extra CA (PEM text or file path) trusted for an https `url`. */
+        urlCa: z.string().min(1).optional(),
+        /** Time allowed for one upload. */
+        urlTimeoutMs: positiveInt.max(300_000).default(10_000),
+        /** Events per signed batch, at most; a full batch is flushed at once. */
+        batchEvents: positiveInt.max(100_000).default(256),
+        /** Longest an event waits before its batch is signed and written. */
+        flushIntervalMs: positiveInt.min(10).max(60_000).default(1000),
+        /** Events held in memory (not yet written, or not yet uploaded) before `overflow` applies. */
+        maxBufferedEvents: positiveInt.max(10_000_000).default(10_000),
+        /** What a full buffer does: drop the oldest events (counted, and recorded in the chain), make requests wait, or refuse them (503). */
+        overflow: z.enum(['drop-oldest', 'block', 'fail-closed']).default('drop-oldest'),
+        /** `block`: longest a request waits for room before it is refused (503). */
+        blockTimeoutMs: positiveInt.max(600_000).default(5000),
+        /** JSON pointers (from `/input/`) erased from logged inputs besides the body and credential headers. */
+        mask: z.array(z.string().regex(/^\/input\/.+/, 'must be a JSON pointer starting with /input/')).default([]),
+      })
+      .strict()
+      .prefault({}),
     /** Graceful shutdown: how long in-flight requests may take to finish. */
     shutdownGraceMs: z.number().int().nonnegative().default(10_000),
   })

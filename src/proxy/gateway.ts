@@ -26,6 +26,8 @@ import { createPipeline } from './pipeline.js';
 import { closeGracefully, createTlsServer, listen } from './server.js';
 import { createClientAttestation } from './client-attestation.js';
 import { createCallerIdentification, loadClientCAs } from './identity.js';
+import { createAuditSigner, createDecisionLog } from '../audit/index.js';
+import type { AuditSigner, DecisionLog } from '../audit/decision-log.js';
 
 /** Inputs to `startGateway`; everything but `config` is for tests and embedding. */
 export interface GatewayOptions {
@@ -53,6 +55,8 @@ export interface Gateway {
   rotateCertificate(): Promise<IssuedCertificate>;
   /** Checks the bundle source now (file re-read or HTTP poll); resolves when done. No-op without a source. */
   reloadPolicy(): Promise<void>;
+  /** The signed decision log, when `decisionLog.path` or `.url` is set (docs/audit.md). */
+  readonly decisionLog?: DecisionLog;
   /** Drains in-flight requests (up to the configured grace) and stops both listeners. */
   close(): Promise<void>;
 }
@@ -76,6 +80,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let pool: Pool | undefined;
   let certificates: CertificateManager | undefined;
   let source: BundleSource | undefined;
+  let decisionLog: DecisionLog | undefined;
 
   const admin: HttpServer = createAdminServer({
     metrics,
@@ -149,8 +154,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics.policyInfo.set({ revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 1);
     logger.info({ source: source?.description ?? policySource, revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 'policy loaded');
 
+    // The decision log's signing key is born here, before the first
+    // certificate, so every certificate binds it (claim audit-key-hash).
+    const auditSigner: AuditSigner | undefined = await createAuditSigner(config);
     const issue = (policyHash: HashEntry): Promise<IssuedCertificate> =>
       issueCertificate({
+        ...(auditSigner === undefined ? {} : { auditKeyHash: auditSigner.keyHash }),
         provider,
         policyHash,
         keyAlgorithm: config.tls.keyAlgorithm,
@@ -188,6 +197,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     // Caller identity (docs/identity.md); undefined when no credential kind is configured.
     const clientCAs = loadClientCAs(config.tls.clientCAs);
     const identity = createCallerIdentification({ ...config.identity, clientCAs }, { logger });
+    if (auditSigner !== undefined) {
+      decisionLog = await createDecisionLog(config.decisionLog, {
+        signer: auditSigner,
+        certificate: () => (certificates?.current ?? certificate!).certPem,
+        metrics,
+        logger,
+        ...(config.identity.apiKeys === undefined ? {} : { credentialHeader: config.identity.apiKeys.header }),
+      });
+    }
     tlsServer = createTlsServer({
       ...(clientAttestation === undefined ? {} : { clientAttestation }),
       ...(clientCAs.length === 0 ? {} : { clientCAs }),
@@ -206,6 +224,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         logger,
         ...(freshness === undefined ? {} : { freshness }),
         ...(identity === undefined ? {} : { identity }),
+        ...(decisionLog === undefined ? {} : { decisionLog }),
       }),
     });
     const listenAddress = splitHostPort(config.listen);
@@ -279,6 +298,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const servedServer = tlsServer;
     const servedPool = pool;
     const servedSource = source;
+    const servedLog = decisionLog;
     return {
       url,
       adminUrl,
@@ -289,6 +309,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return policy!;
       },
       metrics,
+      ...(servedLog === undefined ? {} : { decisionLog: servedLog }),
       rotateCertificate: () => manager.rotate({ reason: 'manual' }),
       reloadPolicy: async () => servedSource?.check(),
       async close() {
@@ -297,12 +318,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await servedSource?.close();
         await manager.close();
         await closeGracefully(servedServer, config.shutdownGraceMs);
+        // After the drain, so the last requests' decisions are in the final signed batch.
+        await servedLog?.close();
         await servedPool.close();
         await closeGracefully(admin, 1000);
       },
     };
   } catch (err) {
     await source?.close();
+    await decisionLog?.close();
     await certificates?.close();
     await pool?.destroy();
     if (tlsServer?.listening) await closeGracefully(tlsServer, 0);

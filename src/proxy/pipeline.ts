@@ -30,6 +30,7 @@ import { FRESHNESS_PATH } from '../wire/freshness.js';
 import type { TLSSocket } from 'node:tls';
 import { withIdentity, type CallerIdentification, type CallerIdentity } from './identity.js';
 import { RateLimiter, usageTokens, type Quota } from './rate-limit.js';
+import type { DecisionLog } from '../audit/decision-log.js';
 
 /** Limits the pipeline enforces. */
 export interface PipelineLimits {
@@ -60,6 +61,8 @@ export interface PipelineDeps {
   readonly identity?: CallerIdentification;
   /** Buckets for the policy's `rate_limit` (rate-limit.ts); default: a private one. */
   readonly rateLimiter?: RateLimiter;
+  /** The signed decision log (docs/audit.md): asked for room at admission, handed each finished request in `account`. */
+  readonly decisionLog?: DecisionLog;
 }
 
 /** Per-request state shared by the stages. */
@@ -79,6 +82,8 @@ interface Exchange {
   caller?: CallerIdentity;
   /** Set when the request decision carried a rate limit: model tokens are charged to it. */
   quota?: Quota;
+  /** The request decision, for the decision log. */
+  requestDecision?: Decision;
   policyMs: number;
   upstreamMs?: number;
   decision: 'allow' | 'deny' | 'error';
@@ -227,6 +232,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     const t0 = performance.now();
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
+    ex.requestDecision = decision;
     metrics.policyEvaluations.inc({ entrypoint: 'request', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
     if (!decision.allow) {
       ex.reasons = decision.reasons;
@@ -377,6 +383,29 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     metrics.duration.observe({ phase: 'total' }, totalMs / 1000);
     metrics.duration.observe({ phase: 'policy' }, ex.policyMs / 1000);
     if (ex.upstreamMs !== undefined) metrics.duration.observe({ phase: 'upstream' }, ex.upstreamMs / 1000);
+    // The decision log: one object handed over; masking, hashing, signing and
+    // writing happen later, in batches, off this path (audit/decision-log.ts).
+    if (deps.decisionLog !== undefined && ex.code !== 'EG_DECISION_LOG_UNAVAILABLE') {
+      const policy = deps.policy();
+      deps.decisionLog.record({
+        requestId: ex.id,
+        timestamp: Date.now(),
+        method: ex.req.method ?? 'GET',
+        path: (ex.req.url ?? '/').split('?', 1)[0]!,
+        address: ex.req.socket.remoteAddress ?? '',
+        port: ex.req.socket.remotePort ?? 0,
+        input: ex.input,
+        result: ex.requestDecision,
+        status: ex.status,
+        outcome: ex.decision,
+        code: ex.code,
+        reasons: ex.reasons,
+        policyMs: ex.policyMs,
+        totalMs,
+        revision: policy?.revision,
+        digest: policy === undefined ? undefined : `${policy.digest.alg}:${policy.digest.hex}`,
+      });
+    }
     if (logger.isLevelEnabled('info')) {
       const path = (ex.req.url ?? '/').split('?', 1)[0];
       logger.info(
@@ -424,6 +453,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
           return;
         }
         const policy = admit(ex);
+        // A full decision log buffer: wait for room (`block`) or refuse (`fail-closed`, throws).
+        const room = deps.decisionLog?.admit();
+        if (room !== undefined) await room;
         if (deps.identity !== undefined) await identifyCaller(ex, deps.identity);
         await readJsonBody(ex);
         const decision = requestPolicy(ex, policy);
