@@ -40,7 +40,8 @@ export interface DecisionLogEntry {
   /** Epoch ms when the request finished. */
   readonly timestamp: number;
   readonly method: string;
-  readonly path: string;
+  /** Request target as received; only its path is logged (the query never is). */
+  readonly url: string;
   readonly address: string;
   readonly port: number;
   /** The request policy's input, when the request got that far. Masked at flush, never logged whole. */
@@ -53,9 +54,8 @@ export interface DecisionLogEntry {
   readonly reasons: readonly string[] | undefined;
   readonly policyMs: number;
   readonly totalMs: number;
-  /** Policy revision and digest in force. */
-  readonly revision: string | undefined;
-  readonly digest: string | undefined;
+  /** The policy in force (its revision and digest are logged). */
+  readonly policy: { readonly revision: string; readonly digest: { readonly alg: string; readonly hex: string } } | undefined;
 }
 
 /** A signed run of events with what a sink needs to start a file. */
@@ -139,7 +139,7 @@ const round = (ms: number): number => Math.round(ms * 1e6);
 
 /** The OPA decision-log event of one entry, masked. */
 function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string>>, mask: MaskOptions | undefined): Record<string, unknown> {
-  const input = entry.input ?? { method: entry.method, path: entry.path, peer: { address: entry.address, port: entry.port } };
+  const input = entry.input ?? { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } };
   const masked = maskInput(input as unknown as Record<string, unknown>, mask);
   const result = entry.result;
   return {
@@ -162,7 +162,7 @@ function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string
     ...(masked.erased.length === 0 ? {} : { erased: masked.erased }),
     requested_by: `${entry.address}:${entry.port}`,
     timestamp: rfc3339Nanos(entry.timestamp),
-    ...(entry.revision === undefined ? {} : { bundles: { 'enclave-gate': { revision: entry.revision, digest: entry.digest } } }),
+    ...(entry.policy === undefined ? {} : { bundles: { 'enclave-gate': { revision: entry.policy.revision, digest: `${entry.policy.digest.alg}:${entry.policy.digest.hex}` } } }),
     metrics: { timer_rego_query_eval_ns: round(entry.policyMs), timer_server_handler_ns: round(entry.totalMs) },
     // What the proxy did in the end, which the request decision alone does not say
     // (a response withheld, a rate limit, an upstream failure).

@@ -386,12 +386,11 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     // The decision log: one object handed over; masking, hashing, signing and
     // writing happen later, in batches, off this path (audit/decision-log.ts).
     if (deps.decisionLog !== undefined && ex.code !== 'EG_DECISION_LOG_UNAVAILABLE') {
-      const policy = deps.policy();
       deps.decisionLog.record({
         requestId: ex.id,
         timestamp: Date.now(),
         method: ex.req.method ?? 'GET',
-        path: (ex.req.url ?? '/').split('?', 1)[0]!,
+        url: ex.req.url ?? '/',
         address: ex.req.socket.remoteAddress ?? '',
         port: ex.req.socket.remotePort ?? 0,
         input: ex.input,
@@ -402,8 +401,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
         reasons: ex.reasons,
         policyMs: ex.policyMs,
         totalMs,
-        revision: policy?.revision,
-        digest: policy === undefined ? undefined : `${policy.digest.alg}:${policy.digest.hex}`,
+        policy: deps.policy(),
       });
     }
     if (logger.isLevelEnabled('info')) {

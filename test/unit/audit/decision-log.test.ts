@@ -13,7 +13,7 @@ const entry = (n: number): DecisionLogEntry => ({
   requestId: `r${n}`,
   timestamp: Date.UTC(2026, 11, 4, 12, 0, n),
   method: 'POST',
-  path: '/v1/chat/completions',
+  url: '/v1/chat/completions?secret=1',
   address: '127.0.0.1',
   port: 5000 + n,
   input: undefined,
@@ -24,8 +24,7 @@ const entry = (n: number): DecisionLogEntry => ({
   reasons: undefined,
   policyMs: 0.02,
   totalMs: 1.5,
-  revision: 'r1',
-  digest: 'sha-384:00',
+  policy: { revision: 'r1', digest: { alg: 'sha-384', hex: '00' } },
 });
 
 /** A sink that keeps what it gets as JSON Lines, and can be held up. */
@@ -128,6 +127,8 @@ describe('DecisionLog', () => {
       .filter((r) => r.type === 'event')
       .map((r) => r.event!);
     expect(events[0]).toMatchObject({ overflow: { dropped: 2 } });
+    expect(events[1]).toMatchObject({ input: { method: 'POST', path: '/v1/chat/completions' }, bundles: { 'enclave-gate': { revision: 'r1', digest: 'sha-384:00' } } });
+    expect(sink.text).not.toContain('secret=1');
     expect(events.slice(1).map((e) => (e['enclave_gate'] as { request_id: string }).request_id)).toEqual(['r3', 'r4', 'r5']);
     expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="dropped"} 2');
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true }).ok).toBe(true);
