@@ -1,8 +1,9 @@
 /**
  * What of a policy input may enter the decision log (docs/audit.md), in the
  * manner of OPA's `data.system.log.mask`: paths are erased from a copy of the
- * input and listed in the event's `erased`. Always erased: the body (`/input/body`)
- * and credential headers. PII findings stay: they hold a type and a location,
+ * input and listed in the event's `erased`. Always erased: the body (`/input/body`),
+ * the query (`/input/query`, `/input/parsed_query`: the access log never shows
+ * it either, and it can carry identifiers) and credential headers. PII findings stay: they hold a type and a location,
  * never the value. `extra` adds operator-chosen JSON pointers (e.g.
  * `/input/peer/jwt/email`).
  */
@@ -44,9 +45,12 @@ function erase(root: Record<string, unknown>, tokens: readonly string[]): boolea
 export function maskInput(input: Readonly<Record<string, unknown>>, options: MaskOptions = {}): { input: Record<string, unknown>; erased: string[] } {
   const out: Record<string, unknown> = { ...input };
   const erased: string[] = [];
-  if ('body' in out) {
-    delete out['body'];
-    erased.push('/input/body');
+  for (const key of ['body', 'query', 'parsed_query']) {
+    if (!(key in out)) continue;
+    const value = out[key];
+    delete out[key];
+    // An empty query is not worth a mention.
+    if (key === 'body' || (key === 'query' && value !== '') || (key === 'parsed_query' && Object.keys(value as object).length > 0)) erased.push(`/input/${key}`);
   }
   const headers = out['headers'];
   if (typeof headers === 'object' && headers !== null) {

@@ -102,7 +102,9 @@ beforeAll(async () => {
   const { child, url } = await serveChild(['--config', config, '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0', '--upstream', upstream.url, '--decision-log', logPath]);
   try {
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i += 1) statuses.push(await call(url, '/v1/models', { headers: { 'x-api-key': API_KEY } }));
+    for (let i = 0; i < 4; i += 1) statuses.push(await call(url, '/v1/models', { headers: { 'x-api-key': API_KEY } }));
+    // A query can carry identifiers: it is erased from the log like the body.
+    statuses.push(await call(url, `/v1/models?owner=${encodeURIComponent(EMAIL)}`, { headers: { 'x-api-key': API_KEY } }));
     statuses.push(
       await call(url, '/v1/chat/completions', {
         method: 'POST',
@@ -160,6 +162,7 @@ describe('the log the running proxy wrote', () => {
     const denied = events[5]!;
     expect(denied).toMatchObject({ result: { allow: false, reasons: ['pii_detected:email:/messages/0/content'] }, enclave_gate: { code: 'EG_POLICY_DENIED' } });
     expect(denied['erased']).toContain('/input/body');
+    expect(events[4]!['erased']).toContain('/input/query');
     expect(events[6]).toMatchObject({ enclave_gate: { code: 'EG_UNAUTHENTICATED', reasons: ['api_key_unknown'] } });
     expect(written).not.toContain(EMAIL);
     expect(written).not.toContain('carol.secret');

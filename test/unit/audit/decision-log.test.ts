@@ -63,10 +63,10 @@ describe('audit-key-hash claim', () => {
 
 describe('maskInput', () => {
   it('erases the body, credential headers and configured pointers from a copy', () => {
-    const input = { body: { secret: 1 }, headers: { authorization: 'Bearer x', 'x-key': 'k', accept: '*/*' }, peer: { jwt: { sub: 'a', email: 'a@b.c' } } };
+    const input = { query: 'email=a%40b.c', parsed_query: { email: ['a@b.c'] }, body: { secret: 1 }, headers: { authorization: 'Bearer x', 'x-key': 'k', accept: '*/*' }, peer: { jwt: { sub: 'a', email: 'a@b.c' } } };
     const { input: masked, erased } = maskInput(input, { headers: ['x-key'], extra: ['/input/peer/jwt/email', '/input/nothing/here'] });
     expect(masked).toEqual({ headers: { accept: '*/*' }, peer: { jwt: { sub: 'a' } } });
-    expect(erased).toEqual(['/input/body', '/input/headers/authorization', '/input/headers/x-key', '/input/peer/jwt/email']);
+    expect(erased).toEqual(['/input/body', '/input/query', '/input/parsed_query', '/input/headers/authorization', '/input/headers/x-key', '/input/peer/jwt/email']);
     expect(input.peer.jwt.email).toBe('a@b.c');
     expect(input.headers.authorization).toBe('Bearer x');
   });
