@@ -7,7 +7,7 @@
  * process is rotated away at start, so one file holds one instance.
  */
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { EnclaveGateError } from '../errors.js';
 import type { DecisionLogSink, SignedBatch } from './decision-log.js';
@@ -26,6 +26,8 @@ export class FileSink implements DecisionLogSink {
   readonly #options: FileSinkOptions;
   #stream: WriteStream | undefined;
   #bytes = 0;
+  /** The stream's last error: later writes fail with it (counted as failed batches) until the file is reopened. */
+  #error: Error | undefined;
 
   private constructor(options: FileSinkOptions) {
     this.#options = options;
@@ -36,6 +38,8 @@ export class FileSink implements DecisionLogSink {
     const sink = new FileSink(options);
     try {
       if (existsSync(options.path) && (await stat(options.path)).size > 0) await sink.#shift();
+      // Fail at start, not silently at the first batch, when the file cannot be written.
+      await (await open(options.path, 'a', 0o600)).close();
     } catch (cause) {
       throw new EnclaveGateError('EG_CONFIG_INVALID', `decisionLog.path: cannot prepare ${options.path} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
     }
@@ -58,6 +62,13 @@ export class FileSink implements DecisionLogSink {
   }
 
   async write(signed: SignedBatch): Promise<void> {
+    if (this.#error !== undefined) {
+      const error = this.#error;
+      // Try a fresh stream next time.
+      this.#error = undefined;
+      this.#stream = undefined;
+      throw error;
+    }
     const body = `${signed.eventLines.join('\n')}${signed.eventLines.length > 0 ? '\n' : ''}${JSON.stringify(signed.batch)}\n`;
     const size = Buffer.byteLength(body);
     if (this.#stream !== undefined && this.#bytes > 0 && this.#bytes + size > this.#options.maxBytes) {
@@ -66,8 +77,9 @@ export class FileSink implements DecisionLogSink {
     }
     if (this.#stream === undefined) {
       this.#stream = createWriteStream(this.#options.path, { flags: 'a', mode: 0o600 });
-      this.#stream.on('error', () => {
-        // Reported through the pending write's rejection; a stream error must not crash the process.
+      this.#stream.on('error', (err) => {
+        // Must not crash the process; the next write reports it.
+        this.#error = err;
       });
       const header = `${JSON.stringify(signed.header)}\n`;
       this.#bytes = Buffer.byteLength(header);

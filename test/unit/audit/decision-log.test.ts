@@ -134,3 +134,10 @@ describe('DecisionLog', () => {
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true }).ok).toBe(true);
   });
 });
+
+describe('FileSink', () => {
+  it('refuses at start a path it cannot write', async () => {
+    const { FileSink } = await import('../../../src/audit/file-sink.js');
+    await expect(FileSink.open({ path: '/nonexistent-dir/decisions.jsonl', maxBytes: 4096, maxFiles: 1 })).rejects.toMatchObject({ code: 'EG_CONFIG_INVALID' });
+  });
+});
