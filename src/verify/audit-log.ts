@@ -252,22 +252,29 @@ export function verifyAuditLog(files: readonly AuditLogFile[], options: VerifyAu
   if (startSeq !== 1) add({ kind: 'dropped', code: 'EG_AUDIT_CHAIN', message: `events 1–${startSeq - 1} are not in the given files (rotated away, or removed)`, seq: 1, lastSeq: startSeq - 1 });
   const startHash = startSeq === 1 ? genesisHash(instance) : first.record.prev;
   if (startSeq === 1 && first.record.prev !== startHash) add({ kind: 'edited', code: 'EG_AUDIT_CHAIN', message: 'the first header does not start from the instance genesis hash', file: first.file, line: first.line });
-  const maxSeq = Math.max(startSeq - 1, ...events.map((e) => e.record.seq), ...signed.map((b) => b.record.last_seq));
+  // Loops, not Math.max(...): a log can hold more events than a call has arguments.
+  let maxSeq = startSeq - 1;
+  for (const e of events) if (e.record.seq > maxSeq) maxSeq = e.record.seq;
+  for (const b of signed) if (b.record.last_seq > maxSeq) maxSeq = b.record.last_seq;
   /** Stored hash after each sequence number that is present (the genuine copy of a duplicate). */
   const hashAt = new Map<number, string>([[startSeq - 1, startHash]]);
   let prevHash: string | undefined = startHash;
-  let gapStart: number | undefined;
-  for (let seq = startSeq; seq <= maxSeq; seq += 1) {
-    const copies = bySeq.get(seq);
-    if (copies === undefined) {
-      gapStart ??= seq;
-      prevHash = undefined;
+  const missing = (from: number, to: number): void =>
+    add({ kind: 'dropped', code: 'EG_AUDIT_CHAIN', message: from === to ? `event ${from} is missing` : `events ${from}–${to} are missing`, seq: from, lastSeq: to });
+  // Only the sequence numbers present are visited, so a forged huge number costs nothing.
+  const present = [...bySeq.keys()].sort((a, b) => a - b);
+  let expected = startSeq;
+  for (const seq of present) {
+    const copies = bySeq.get(seq)!;
+    if (seq < startSeq) {
+      for (const c of copies) add({ kind: 'inserted', code: 'EG_AUDIT_CHAIN', message: `event ${seq} comes before the log's first event ${startSeq}`, file: c.file, line: c.line, seq });
       continue;
     }
-    if (gapStart !== undefined) {
-      add({ kind: 'dropped', code: 'EG_AUDIT_CHAIN', message: seq - 1 === gapStart ? `event ${gapStart} is missing` : `events ${gapStart}–${seq - 1} are missing`, seq: gapStart, lastSeq: seq - 1 });
-      gapStart = undefined;
+    if (seq > expected) {
+      missing(expected, seq - 1);
+      prevHash = undefined;
     }
+    expected = seq + 1;
     const computed = copies.map((c) => (prevHash === undefined ? undefined : chainHash(prevHash, seq, JSON.stringify(c.record.event))));
     let genuine = copies.findIndex((c, i) => computed[i] !== undefined && computed[i] === c.record.hash);
     if (copies.length > 1) {
@@ -283,7 +290,7 @@ export function verifyAuditLog(files: readonly AuditLogFile[], options: VerifyAu
     prevHash = copies[genuine]!.record.hash;
     hashAt.set(seq, prevHash);
   }
-  if (gapStart !== undefined) add({ kind: 'dropped', code: 'EG_AUDIT_CHAIN', message: maxSeq === gapStart ? `event ${gapStart} is missing` : `events ${gapStart}–${maxSeq} are missing`, seq: gapStart, lastSeq: maxSeq });
+  if (expected <= maxSeq) missing(expected, maxSeq);
 
   // 6. Signed heads: a run whose hashes were recomputed after an edit does not end on its signed head.
   const covered: [number, number][] = [];
@@ -308,23 +315,53 @@ export function verifyAuditLog(files: readonly AuditLogFile[], options: VerifyAu
     if (r.last_seq >= r.first_seq) covered.push([r.first_seq, r.last_seq]);
   }
 
-  // 7. Events no valid signature covers.
-  const unsigned = events.filter((e) => !covered.some(([a, z]) => e.record.seq >= a && e.record.seq <= z)).map((e) => e.record.seq);
-  if (unsigned.length > 0) {
-    const lo = Math.min(...unsigned);
-    const hi = Math.max(...unsigned);
-    add({ kind: 'unsigned', code: 'EG_AUDIT_UNSIGNED', message: `${unsigned.length} event(s) between ${lo} and ${hi} are covered by no valid batch signature`, seq: lo, lastSeq: hi });
+  // 7. Events no valid signature covers (merged ranges, binary search).
+  covered.sort((a, b) => a[0] - b[0]);
+  const merged: [number, number][] = [];
+  for (const [a, z] of covered) {
+    const last = merged.at(-1);
+    if (last !== undefined && a <= last[1] + 1) last[1] = Math.max(last[1], z);
+    else merged.push([a, z]);
+  }
+  const isCovered = (seq: number): boolean => {
+    let lo = 0;
+    let hi = merged.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const [a, z] = merged[mid]!;
+      if (seq < a) hi = mid - 1;
+      else if (seq > z) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  let unsignedCount = 0;
+  for (const e of events) {
+    if (isCovered(e.record.seq)) continue;
+    unsignedCount += 1;
+    lo = Math.min(lo, e.record.seq);
+    hi = Math.max(hi, e.record.seq);
+  }
+  if (unsignedCount > 0) {
+    add({ kind: 'unsigned', code: 'EG_AUDIT_UNSIGNED', message: `${unsignedCount} event(s) between ${lo} and ${hi} are covered by no valid batch signature`, seq: lo, lastSeq: hi });
   }
 
   const closed = signed.some((b) => b.record.final === true && b.record.last_seq === maxSeq);
-  const seqs = events.map((e) => e.record.seq);
+  let firstSeq = Number.POSITIVE_INFINITY;
+  let lastSeq = 0;
+  for (const e of events) {
+    firstSeq = Math.min(firstSeq, e.record.seq);
+    lastSeq = Math.max(lastSeq, e.record.seq);
+  }
   return report(findings, {
     instance,
     signingKeyHash,
     files: files.length,
     events: events.length,
     batches: batches.length,
-    ...(seqs.length === 0 ? {} : { firstSeq: Math.min(...seqs), lastSeq: Math.max(...seqs) }),
+    ...(events.length === 0 ? {} : { firstSeq, lastSeq }),
     closed,
     ...(attestation === undefined ? {} : { attestation }),
   });

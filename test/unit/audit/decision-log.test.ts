@@ -135,6 +135,35 @@ describe('DecisionLog', () => {
   });
 });
 
+describe('verifyAuditLog on hostile input', () => {
+  it('stays fast on a forged huge sequence number and on many events', async () => {
+    const signer = new AuditSigner();
+    const { issueCertificate: issue } = await import('../../../src/ratls/issue.js');
+    const pem = (
+      await issue({
+        provider: createSimulatedProvider(),
+        policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
+        keyAlgorithm: 'P-256',
+        validitySeconds: 600,
+        subjectAltNames: ['localhost'],
+        commonName: 'audit',
+        auditKeyHash: signer.keyHash,
+      })
+    ).certPem;
+    const sink = new MemorySink();
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 1000, maxBufferedEvents: 1_000_000, flushIntervalMs: 60_000 });
+    for (let n = 0; n < 30_000; n += 1) log.record(entry(n % 50));
+    await log.close();
+    const t0 = performance.now();
+    expect(verifyAuditLog([{ name: 'big', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 30_000 });
+    const forged = `${sink.text}{"type":"event","seq":1000000000000,"hash":"${'0'.repeat(64)}","event":{}}\n`;
+    const report = verifyAuditLog([{ name: 'forged', text: forged }], { allowSimulated: true });
+    expect(report.findings.map((f) => f.kind)).toEqual(['dropped', 'unsigned']);
+    expect(report.findings[0]).toMatchObject({ seq: 30_001, lastSeq: 999_999_999_999 });
+    expect(performance.now() - t0).toBeLessThan(20_000);
+  }, 60_000);
+});
+
 describe('FileSink', () => {
   it('refuses at start a path it cannot write', async () => {
     const { FileSink } = await import('../../../src/audit/file-sink.js');
