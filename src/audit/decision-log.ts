@@ -54,8 +54,8 @@ export interface DecisionLogEntry {
   readonly reasons: readonly string[] | undefined;
   readonly policyMs: number;
   readonly totalMs: number;
-  /** The policy in force (its revision and digest are logged). */
-  readonly policy: { readonly revision: string; readonly digest: { readonly alg: string; readonly hex: string } } | undefined;
+  /** The policy in force (its revision and digest are logged; its `logMask` erases more of the input). */
+  readonly policy: { readonly revision: string; readonly digest: { readonly alg: string; readonly hex: string }; readonly logMask?: readonly string[] } | undefined;
 }
 
 /** A signed run of events with what a sink needs to start a file. */
@@ -140,7 +140,11 @@ const round = (ms: number): number => Math.round(ms * 1e6);
 /** The OPA decision-log event of one entry, masked. */
 function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string>>, mask: MaskOptions | undefined): Record<string, unknown> {
   const input = entry.input ?? { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } };
-  const masked = maskInput(input as unknown as Record<string, unknown>, mask);
+  const bundleMask = entry.policy?.logMask;
+  const masked = maskInput(
+    input as unknown as Record<string, unknown>,
+    bundleMask === undefined || bundleMask.length === 0 ? mask : { ...mask, extra: [...(mask?.extra ?? []), ...bundleMask] },
+  );
   const result = entry.result;
   return {
     decision_id: randomUUID(),

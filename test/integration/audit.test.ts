@@ -10,7 +10,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/errors.js';
+import { loadPolicy } from '../../src/policy/engine.js';
 import { createSimulatedProvider } from '../../src/evidence/simulated.js';
 import type { Gateway } from '../../src/proxy/gateway.js';
 import { issueCertificate } from '../../src/ratls/issue.js';
@@ -312,6 +313,33 @@ describe('rotation, the HTTP sink and a full buffer (in-process gateway)', () =>
     const gap = verifyAuditLog(withoutMiddle, { allowSimulated: true });
     expect(gap.exitCode).toBe(EXIT.auditChain);
     expect(gap.findings[0]).toMatchObject({ kind: 'dropped' });
+  }, 60_000);
+
+  it('erases what the bundle asks for (data.enclave_gate.log.mask), so the masking is part of the attested policy', async () => {
+    const dir = join(scratch, 'masking-policy');
+    mkdirSync(dir);
+    for (const f of ['lib/lib.rego', 'request/request.rego', 'response/response.rego']) {
+      copyFileSync(join(PACKAGE_ROOT, 'rego', 'policy', 'enclave_gate', f), join(dir, f.replace('/', '-')));
+    }
+    writeFileSync(join(dir, 'data.json'), JSON.stringify({ enclave_gate: { log: { mask: ['/input/headers/user-agent', '/input/peer/tls'] } } }));
+    const policy = await loadPolicy(dir);
+    expect(policy.logMask).toEqual(['/input/headers/user-agent', '/input/peer/tls']);
+    const path = join(scratch, 'masked.jsonl');
+    const gw = await startTestGateway(upstream.url, { decisionLog: { path, flushIntervalMs: 10 } }, { policy });
+    const agent = new Agent({ connect: { ca: gw.certificate.certPem, servername: 'localhost' } });
+    agents.push(agent);
+    await (await request(`${gw.url}/v1/models`, { dispatcher: agent, headers: { 'user-agent': 'agent-7f3e' } })).body.dump();
+    await gw.close();
+    const text = readFileSync(path, 'utf8');
+    const event = (JSON.parse(lines(text)[1]!) as { event: { input: { peer: object }; erased: string[]; bundles: object } }).event;
+    expect(event.erased).toEqual(expect.arrayContaining(['/input/headers/user-agent', '/input/peer/tls']));
+    expect(event.input.peer).not.toHaveProperty('tls');
+    expect(text).not.toContain('agent-7f3e');
+    expect(event.bundles).toEqual({ 'enclave-gate': { revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` } });
+    expect(verifyAuditLog([{ name: 'masked', text }], { allowSimulated: true }).ok).toBe(true);
+    // A mask that is not a list of /input/ pointers refuses the bundle rather than logging more than meant.
+    writeFileSync(join(dir, 'data.json'), JSON.stringify({ enclave_gate: { log: { mask: ['/body'] } } }));
+    await expect(loadPolicy(dir)).rejects.toMatchObject({ code: 'EG_POLICY_LOAD_FAILED', message: expect.stringContaining('data.enclave_gate.log.mask') });
   }, 60_000);
 
   describe('HTTP sink', () => {
