@@ -40,6 +40,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/audit/**/*.ts'],
+    rules: restrict([['**/proxy/**', '**/cli/**', '**/evidence/**', '**/ratls/**']]),
+  },
+  {
     files: ['src/evidence/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -39,6 +39,10 @@ export const EXIT = {
   connect: 10,
   config: 11,
   startup: 12,
+  /** `audit verify`: an event was edited, dropped, reordered or inserted. */
+  auditChain: 13,
+  /** `audit verify`: events that no signed batch covers (a cut-off or unsigned tail). */
+  auditUnsigned: 14,
 } as const;
 
 export const ERRORS = {
@@ -74,6 +78,9 @@ export const ERRORS = {
     title: 'Model server sent a JSON response that does not parse',
   },
   EG_RATE_LIMITED: { status: 429, exitCode: EXIT.usage, title: 'Too many fresh attestation requests; retry later' },
+  EG_UNAUTHENTICATED: { status: 401, exitCode: EXIT.usage, title: 'Caller credentials are missing or invalid' },
+  EG_QUOTA_EXCEEDED: { status: 429, exitCode: EXIT.usage, title: 'Rate limit of the calling party exceeded; retry later' },
+  EG_DECISION_LOG_UNAVAILABLE: { status: 503, exitCode: EXIT.startup, title: 'Decision log cannot take more events; request refused (fail closed)' },
   EG_NOT_READY: { status: 503, exitCode: EXIT.startup, title: 'Proxy is not ready' },
   EG_NOT_FOUND: { status: 404, exitCode: EXIT.usage, title: 'No such admin endpoint' },
   EG_INTERNAL: { status: 500, exitCode: EXIT.startup, title: 'Internal error' },
@@ -129,6 +136,12 @@ export const ERRORS = {
     title: 'Evidence is simulated and simulation is not allowed',
   },
   EG_VERIFY_CONNECT: { status: 502, exitCode: EXIT.connect, title: 'Could not connect to the server to verify' },
+  // ── audit verify (docs/audit.md) ──────────────────────────────────────
+  EG_AUDIT_PARSE: { status: 400, exitCode: EXIT.parse, title: 'Decision log record does not parse' },
+  EG_AUDIT_SIGNATURE: { status: 400, exitCode: EXIT.signature, title: 'Decision log batch signature is invalid' },
+  EG_AUDIT_CHAIN: { status: 400, exitCode: EXIT.auditChain, title: 'Decision log chain is broken (edited, dropped, reordered or inserted event)' },
+  EG_AUDIT_UNSIGNED: { status: 400, exitCode: EXIT.auditUnsigned, title: 'Decision log holds events no signed batch covers' },
+  EG_AUDIT_KEY: { status: 400, exitCode: EXIT.binding, title: 'Decision log signing key is not bound to verified attestation evidence' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Every stable error code. */

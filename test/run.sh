@@ -20,6 +20,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3 python3-venv)
 # prometheus package) and systemd-analyze (systemd).
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+# curl: the identity and audit tests call the proxy with a client certificate.
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then

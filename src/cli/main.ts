@@ -15,6 +15,7 @@ Commands:
   serve      run the RA-TLS proxy in front of a model server (see: enclave-gate serve --help)
   demo       run the proxy in front of the bundled demo model server, simulated attestation
   verify     verify a server's RA-TLS certificate, a certificate file or evidence (see: enclave-gate verify --help)
+  audit      verify a signed decision log (see: enclave-gate audit --help)
   version    print the version
 
 Run 'enclave-gate <command> --help' for a command's options.
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number | undefined> {
       return undefined;
     }
     case 'verify': return (await import('./verify.js')).verify(rest);
+    case 'audit': return (await import('./audit.js')).audit(rest);
     case 'version':
     case '--version': {
       const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };

@@ -25,6 +25,7 @@ Options (each also settable as an environment variable, and in the config file):
   --attestation PROVIDER    simulated|configfs-tsm|gramine|dstack|auto [simulated] (ENCLAVE_GATE_ATTESTATION)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent [info] (ENCLAVE_GATE_LOG_LEVEL)
   --workers N|auto          processes serving the RA-TLS port; auto = one per CPU [1] (ENCLAVE_GATE_WORKERS)
+  --decision-log PATH       write the signed decision log (JSON Lines) here (ENCLAVE_GATE_DECISION_LOG)
   -h, --help                show this help
 `;
 

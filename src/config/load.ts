@@ -26,6 +26,7 @@ export const OVERRIDES: readonly Override[] = [
   { flag: 'attestation', env: 'ENCLAVE_GATE_ATTESTATION', path: ['attestation', 'provider'] },
   { flag: 'log-level', env: 'ENCLAVE_GATE_LOG_LEVEL', path: ['log', 'level'] },
   { flag: 'workers', env: 'ENCLAVE_GATE_WORKERS', path: ['workers'] },
+  { flag: 'decision-log', env: 'ENCLAVE_GATE_DECISION_LOG', path: ['decisionLog', 'path'] },
 ];
 
 /** Environment variable naming the config file (the `--config` flag wins). */

@@ -144,8 +144,56 @@ export const configSchema = z
           })
           .strict()
           .prefault({}),
+        /** CAs whose client certificates identify callers (`input.peer.certificate`; docs/identity.md): PEM text or file paths. Empty: no CA-issued client certificates. */
+        clientCAs: z.array(z.string().min(1)).default([]),
       })
       .strict()
+      .prefault({}),
+    /** Caller identity in the policy input: client certificates, bearer JWTs, API keys (docs/identity.md). */
+    identity: z
+      .object({
+        /** Credentials every request must carry; a request without one of them is refused with 401. */
+        require: z.array(z.enum(['certificate', 'jwt', 'api_key'])).default([]),
+        jwt: z
+          .object({
+            /** JWKS: the path of a JSON file, or an https:// URL (cached, refetched on an unknown `kid`). */
+            jwks: z.string().min(1),
+            /** Accepted `iss` value(s). */
+            issuer: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            /** Accepted `aud` value(s). */
+            audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+            /** Signature algorithms accepted; `none` and HMAC are never accepted. */
+            algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1).default(['RS256', 'ES256', 'EdDSA']),
+            /** Leeway for `exp`/`nbf`/`iat`. */
+            clockToleranceSeconds: z.number().int().nonnegative().max(300).default(30),
+            /** A fetched JWKS is reused this long before it is fetched again. */
+            jwksCacheSeconds: z.number().int().positive().max(86_400).default(600),
+            /** Least time between two fetches (or file reads) triggered by an unknown `kid`. */
+            jwksCooldownSeconds: z.number().int().nonnegative().max(3600).default(30),
+            /** Time allowed for one JWKS fetch. */
+            jwksTimeoutMs: positiveInt.max(60_000).default(5000),
+            /** Extra CA (PEM text or file path) trusted for the JWKS URL, for a private issuer. */
+            jwksCa: z.string().min(1).optional(),
+          })
+          .strict()
+          .refine((j) => !/^http:/i.test(j.jwks), { message: 'jwks must be a file path or an https:// URL' })
+          .optional(),
+        apiKeys: z
+          .object({
+            /** Request header carrying the key. */
+            header: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/).default('x-api-key'),
+            /** Keys by id; only the SHA-256 (hex) of each key is stored. */
+            keys: z
+              .array(z.object({ id: z.string().min(1).max(128), sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters') }).strict())
+              .min(1),
+          })
+          .strict()
+          .refine((a) => new Set(a.keys.map((k) => k.id)).size === a.keys.length, { message: 'key ids must be unique' })
+          .optional(),
+      })
+      .strict()
+      .refine((i) => !i.require.includes('jwt') || i.jwt !== undefined, { message: 'require lists "jwt" but identity.jwt is not configured' })
+      .refine((i) => !i.require.includes('api_key') || i.apiKeys !== undefined, { message: 'require lists "api_key" but identity.apiKeys is not configured' })
       .prefault({}),
     limits: z
       .object({
@@ -191,12 +239,51 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The decision log the enclave signs (docs/audit.md). Off unless `path` or `url` is set. */
+    decisionLog: z
+      .object({
+        /** JSON Lines file, rotated by size (`--decision-log`). */
+        path: z.string().min(1).optional(),
+        /** A file is rotated once it would grow beyond this. */
+        maxFileBytes: positiveInt.min(4096).default(64 * 1024 * 1024),
+        /** Rotated files kept (PATH.1 … PATH.N); older ones are deleted. */
+        maxFiles: z.number().int().nonnegative().max(1000).default(10),
+        /** OPA decision-log service endpoint: gzip'd JSON arrays are POSTed here. */
+        url: z
+          .string()
+          .refine((v) => /^https?:\/\/[^/?#]+/.test(v), 'must be an http:// or https:// URL')
+          .optional(),
+        /** Extra CA (PEM text or file path) trusted for an https `url`. */
+        urlCa: z.string().min(1).optional(),
+        /** Time allowed for one upload. */
+        urlTimeoutMs: positiveInt.max(300_000).default(10_000),
+        /** Events per signed batch, at most; a full batch is flushed at once. */
+        batchEvents: positiveInt.max(100_000).default(256),
+        /** Longest an event waits before its batch is signed and written. */
+        flushIntervalMs: positiveInt.min(10).max(60_000).default(1000),
+        /** Events held in memory (not yet written, or not yet uploaded) before `overflow` applies. */
+        maxBufferedEvents: positiveInt.max(10_000_000).default(10_000),
+        /** What a full buffer does: drop the oldest events (counted, and recorded in the chain), make requests wait, or refuse them (503). */
+        overflow: z.enum(['drop-oldest', 'block', 'fail-closed']).default('drop-oldest'),
+        /** `block`: longest a request waits for room before it is refused (503). */
+        blockTimeoutMs: positiveInt.max(600_000).default(5000),
+        /** JSON pointers (from `/input/`) erased from logged inputs besides the body and credential headers. */
+        mask: z.array(z.string().regex(/^\/input\/.+/, 'must be a JSON pointer starting with /input/')).default([]),
+      })
+      .strict()
+      .prefault({}),
     /** Graceful shutdown: how long in-flight requests may take to finish. */
     shutdownGraceMs: z.number().int().nonnegative().default(10_000),
     /** Processes serving the RA-TLS listener (node:cluster); 1 serves in this process. See docs/workers.md. */
     workers: workerCount.default(1),
   })
-  .strict();
+  .strict()
+  // Each worker has its own key and so would sign its own chain: one file
+  // cannot hold several chains yet (docs/audit.md, docs/workers.md).
+  .refine((c) => c.decisionLog.path === undefined || c.workers === 1, {
+    message: 'the decision log (decisionLog.path / --decision-log) needs workers: 1 for now; each worker would sign its own chain into the same file',
+    path: ['workers'],
+  });
 
 /** The validated, defaulted configuration. */
 export type Config = z.infer<typeof configSchema>;

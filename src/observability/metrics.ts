@@ -47,6 +47,16 @@ export interface Metrics {
   readonly certificateRotations: Counter<'outcome'>;
   /** 1 while the served certificate is within its validity, 0 once it has expired without renewal. */
   readonly certificateValid: Gauge;
+  /** Requests that carried a policy rate limit, by party (bounded label set) and outcome (allowed, rate_limited). */
+  readonly partyRequests: Counter<'party' | 'outcome'>;
+  /** Model tokens charged to a party's token bucket (usage.total_tokens). */
+  readonly partyTokens: Counter<'party'>;
+  /** Decision log events by outcome: written, dropped (overflow drop-oldest), refused (overflow fail-closed). */
+  readonly decisionLogEvents: Counter<'outcome'>;
+  /** Decision log batches by sink and outcome (ok, failed). */
+  readonly decisionLogBatches: Counter<'sink' | 'outcome'>;
+  /** Decision log events waiting in the buffer. */
+  readonly decisionLogBuffered: Gauge;
 }
 
 /** Creates the registry and all metrics; `defaults` adds Node's process metrics. */
@@ -144,6 +154,31 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       aggregator: 'min',
       registers,
     }),
+    partyRequests: new Counter({
+      name: 'enclave_gate_party_requests_total',
+      help: 'Requests under a policy rate limit, by party (first 64 parties, then "other") and outcome (allowed, rate_limited)',
+      labelNames: ['party', 'outcome'],
+      registers,
+    }),
+    partyTokens: new Counter({
+      name: 'enclave_gate_party_tokens_total',
+      help: 'Model tokens (usage.total_tokens) charged to a party, by party (bounded as above)',
+      labelNames: ['party'],
+      registers,
+    }),
+    decisionLogEvents: new Counter({
+      name: 'enclave_gate_decision_log_events_total',
+      help: 'Decision log events by outcome: written, dropped (buffer full, drop-oldest), refused (buffer full, fail-closed)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    decisionLogBatches: new Counter({
+      name: 'enclave_gate_decision_log_batches_total',
+      help: 'Signed decision log batches handed to a sink, by sink (file, http) and outcome (ok, failed)',
+      labelNames: ['sink', 'outcome'],
+      registers,
+    }),
+    decisionLogBuffered: new Gauge({ name: 'enclave_gate_decision_log_buffered', help: 'Decision log events waiting for a sink', registers }),
   };
 }
 

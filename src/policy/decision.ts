@@ -11,6 +11,22 @@
 /** Why a decision is a deny the policy did not itself decide. */
 export type DecisionFailure = 'undefined' | 'malformed' | 'error';
 
+/**
+ * A per-party rate limit the policy asks the proxy to enforce on an allowed
+ * request (docs/identity.md): token buckets keyed by `key`.
+ */
+export interface RateLimit {
+  /** Bucket identity, e.g. the party or the caller's subject. */
+  readonly key: string;
+  /** Metric label; bounded by the proxy. */
+  readonly party?: string;
+  readonly requests_per_minute?: number;
+  /** Size of the requests bucket; default requests_per_minute rounded up. */
+  readonly burst?: number;
+  /** Model tokens per minute (usage.total_tokens of JSON answers). */
+  readonly tokens_per_minute?: number;
+}
+
 /** A normalised policy decision. */
 export interface Decision {
   /** True only when the policy returned `allow: true` in a well-formed decision. */
@@ -27,6 +43,8 @@ export interface Decision {
   readonly headers?: Readonly<Record<string, string>>;
   /** Redaction instructions; the proxy validates and applies them (src/proxy/redact.ts, docs/streaming.md). */
   readonly redact?: unknown;
+  /** A per-party rate limit for the proxy to enforce (allowed requests only). */
+  readonly rate_limit?: RateLimit;
   /** Set when the deny comes from a failed evaluation rather than from the policy. */
   readonly failure?: DecisionFailure;
   /**
@@ -44,7 +62,11 @@ export const FAILURE_REASONS = {
 } as const satisfies Record<DecisionFailure, string>;
 
 /** Keys a decision object may carry; anything else makes it malformed. */
-const DECISION_KEYS = new Set(['allow', 'status', 'reasons', 'headers', 'redact']);
+const DECISION_KEYS = new Set(['allow', 'status', 'reasons', 'headers', 'redact', 'rate_limit']);
+/** Keys of `rate_limit`. */
+const RATE_LIMIT_KEYS = new Set(['key', 'party', 'requests_per_minute', 'burst', 'tokens_per_minute']);
+/** What a `party` label may look like (it becomes a Prometheus label value). */
+export const PARTY_LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /** RFC 9110 field-name token. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -65,6 +87,30 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 function malformed(detail: string): Decision {
   return failureDecision('malformed', detail);
+}
+
+function positiveNumber(value: unknown, max: number): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= max;
+}
+
+/** Validates `rate_limit`; a description of the first problem, or the limit. */
+function validateRateLimit(value: unknown): RateLimit | string {
+  if (!isRecord(value)) return '"rate_limit" is not an object';
+  for (const key of Object.keys(value)) if (!RATE_LIMIT_KEYS.has(key)) return '"rate_limit" has an unexpected key';
+  const { key, party, requests_per_minute: rpm, burst, tokens_per_minute: tpm } = value;
+  if (typeof key !== 'string' || key.length === 0 || key.length > 256) return '"rate_limit.key" is not a string of 1 to 256 characters';
+  if (party !== undefined && (typeof party !== 'string' || !PARTY_LABEL.test(party))) return '"rate_limit.party" is not a label';
+  if (rpm !== undefined && !positiveNumber(rpm, 1_000_000)) return '"rate_limit.requests_per_minute" is not a positive number';
+  if (tpm !== undefined && !positiveNumber(tpm, 1_000_000_000)) return '"rate_limit.tokens_per_minute" is not a positive number';
+  if (burst !== undefined && (!Number.isInteger(burst) || !positiveNumber(burst, 1_000_000))) return '"rate_limit.burst" is not a positive integer';
+  if (rpm === undefined && tpm === undefined) return '"rate_limit" sets neither requests_per_minute nor tokens_per_minute';
+  return Object.freeze({
+    key,
+    ...(party === undefined ? {} : { party: party as string }),
+    ...(rpm === undefined ? {} : { requests_per_minute: rpm as number }),
+    ...(burst === undefined ? {} : { burst: burst as number }),
+    ...(tpm === undefined ? {} : { tokens_per_minute: tpm as number }),
+  });
 }
 
 /**
@@ -103,6 +149,11 @@ function validate(result: unknown): Decision | string {
     decision.headers = Object.freeze({ ...(headers as Record<string, string>) });
   }
   if ('redact' in result) decision.redact = redact;
+  if ('rate_limit' in result) {
+    const limit = validateRateLimit(result['rate_limit']);
+    if (typeof limit === 'string') return limit;
+    decision.rate_limit = limit;
+  }
   return Object.freeze(decision);
 }
 
@@ -112,7 +163,8 @@ function validate(result: unknown): Decision | string {
  * any X that is not a well-formed decision, is a deny with `failure` set.
  * Well-formed: an object with `allow` (boolean) and `reasons` (strings), and
  * optionally `status` (integer 100–599, ≥ 300 on a deny), `headers` (string
- * values, no CR/LF/NUL) and `redact` (passed through); no other keys.
+ * values, no CR/LF/NUL), `redact` (passed through) and `rate_limit`
+ * (key, party?, requests_per_minute?, burst?, tokens_per_minute?); no other keys.
  */
 export function normalizeDecision(raw: unknown): Decision {
   if (!Array.isArray(raw)) return malformed('result set is not an array');

@@ -81,6 +81,12 @@ export interface PolicyEngine {
   readonly revision: string;
   /** Digest of the bundle, bound into the RA-TLS evidence (see bundleDigest). */
   readonly digest: PolicyDigest;
+  /**
+   * JSON pointers the bundle asks the decision log to erase from logged
+   * inputs (`data.enclave_gate.log.mask`, docs/audit.md), so the masking in
+   * force is part of the attested policy digest. Empty when unset.
+   */
+  readonly logMask?: readonly string[];
   /** Evaluates `enclave_gate/request/decision`. Never throws. */
   evaluateRequest(input: RequestInput): Decision;
   /** Evaluates `enclave_gate/response/decision`. Never throws. */
@@ -153,7 +159,10 @@ class WasmPolicyEngine implements PolicyEngine {
    */
   readonly #responseMemo: Map<string, Decision> | undefined;
 
-  constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, ids: { request: number; response: number }, evaluation: Evaluation) {
+  readonly logMask: readonly string[];
+
+  constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, ids: { request: number; response: number }, evaluation: Evaluation, logMask: readonly string[] = []) {
+    this.logMask = logMask;
     this.#policy = policy;
     this.revision = revision;
     this.digest = digest;
@@ -212,6 +221,16 @@ class WasmPolicyEngine implements PolicyEngine {
   }
 }
 
+/** `data.enclave_gate.log.mask`: JSON pointers under `/input/`; anything else there refuses the bundle. */
+function logMaskOf(data: Record<string, unknown>): readonly string[] {
+  const mask = ((data['enclave_gate'] as Record<string, unknown> | undefined)?.['log'] as Record<string, unknown> | undefined)?.['mask'];
+  if (mask === undefined) return [];
+  if (!Array.isArray(mask) || !mask.every((p) => typeof p === 'string' && /^\/input\/.+/.test(p))) {
+    throw loadFailed('policy bundle: data.enclave_gate.log.mask must be a list of JSON pointers starting with /input/');
+  }
+  return Object.freeze([...(mask as string[])]);
+}
+
 /** The entrypoint ids of a loaded module, checking that every one we need is there. */
 function entrypointIds(policy: LoadedPolicy): { request: number; response: number } {
   const ids: unknown = policy.entrypoints;
@@ -250,7 +269,7 @@ export async function loadPolicyBundle(bundle: Uint8Array, options: LoadPolicyOp
     throw loadFailed(`policy bundle: the wasm module does not load (${describeThrown(thrown)})`, thrown);
   }
   const ids = entrypointIds(policy);
-  return Object.freeze(new WasmPolicyEngine(policy, contents.revision, digest, ids, evaluationOf(contents.buildMetadata, options)));
+  return Object.freeze(new WasmPolicyEngine(policy, contents.revision, digest, ids, evaluationOf(contents.buildMetadata, options), logMaskOf(contents.data)));
 }
 
 /**

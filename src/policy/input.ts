@@ -51,6 +51,36 @@ export interface PeerAttestation {
   readonly fingerprint: string;
 }
 
+/**
+ * A client certificate that chains to a CA the operator pinned
+ * (`tls.clientCAs`; docs/identity.md). Absent when the client presented none
+ * or one that does not chain, so a policy never mistakes an untrusted
+ * certificate's subject for an identity.
+ */
+export interface PeerCertificate {
+  /** Subject distinguished name, RDNs joined with "," in certificate order, e.g. "C=CH,O=Bank A,CN=fraud-client". */
+  readonly subject: string;
+  /** The subject's common name, or null. */
+  readonly common_name: string | null;
+  /** The subject's organisation, or null. */
+  readonly organization: string | null;
+  /** Issuer distinguished name, same rendering as `subject`. */
+  readonly issuer: string;
+  /** Subject alternative names by kind. */
+  readonly sans: { readonly dns: readonly string[]; readonly ip: readonly string[]; readonly uri: readonly string[]; readonly email: readonly string[] };
+  /** SHA-256 of the certificate DER, lower-case hex. */
+  readonly fingerprint: string;
+  /** Serial number, upper-case hex as OpenSSL prints it. */
+  readonly serial: string;
+  readonly not_before: string;
+  readonly not_after: string;
+}
+
+/** An API key the proxy recognised; only its configured id, never the key. */
+export interface PeerApiKey {
+  readonly id: string;
+}
+
 /** The client end of the connection. */
 export interface Peer {
   readonly address: string;
@@ -58,6 +88,12 @@ export interface Peer {
   readonly tls: PeerTls;
   /** Present only when the client presented a certificate (mutual RA-TLS enabled, `tls.clientAttestation.mode` not `off`). */
   readonly attestation?: PeerAttestation;
+  /** A client certificate from an operator-pinned CA (docs/identity.md). */
+  readonly certificate?: PeerCertificate;
+  /** The claims of a verified bearer JWT (signature, iss, aud, exp, nbf checked; docs/identity.md). */
+  readonly jwt?: Readonly<Record<string, unknown>>;
+  /** The API key the request carried, by id (docs/identity.md). */
+  readonly api_key?: PeerApiKey;
 }
 
 /** Input of entrypoint `enclave_gate/request/decision`. */

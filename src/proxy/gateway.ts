@@ -25,6 +25,9 @@ import { createUpstreamPool } from './forward.js';
 import { createPipeline } from './pipeline.js';
 import { closeGracefully, createTlsServer, listen } from './server.js';
 import { createClientAttestation } from './client-attestation.js';
+import { createCallerIdentification, loadClientCAs } from './identity.js';
+import { createAuditSigner, createDecisionLog } from '../audit/index.js';
+import type { AuditSigner, DecisionLog } from '../audit/decision-log.js';
 
 /** Inputs to `startGateway`; everything but `config` is for tests and embedding. */
 export interface GatewayOptions {
@@ -62,6 +65,8 @@ export interface Gateway {
   rotateCertificate(): Promise<IssuedCertificate>;
   /** Checks the bundle source now (file re-read or HTTP poll); resolves when done. No-op without a source. */
   reloadPolicy(): Promise<void>;
+  /** The signed decision log, when `decisionLog.path` or `.url` is set (docs/audit.md). */
+  readonly decisionLog?: DecisionLog;
   /** Drains in-flight requests (up to the configured grace) and stops both listeners. */
   close(): Promise<void>;
   /** What /readyz answers now (a cluster primary asks each worker for this). */
@@ -122,6 +127,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   let pool: Pool | undefined;
   let certificates: CertificateManager | undefined;
   let source: BundleSource | undefined;
+  let decisionLog: DecisionLog | undefined;
 
   const readiness = (): Readiness => ({
     ready: policy !== undefined && certificate !== undefined && tlsServer?.listening === true && !draining && certificates?.expired !== true,
@@ -172,8 +178,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     metrics.policyInfo.set({ revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 1);
     logger.info({ source: source?.description ?? policySource, revision: policy.revision, digest: `${policy.digest.alg}:${policy.digest.hex}` }, 'policy loaded');
 
+    // The decision log's signing key is born here, before the first
+    // certificate, so every certificate binds it (claim audit-key-hash).
+    const auditSigner: AuditSigner | undefined = await createAuditSigner(config);
     const issue = (policyHash: HashEntry): Promise<IssuedCertificate> =>
       issueCertificate({
+        ...(auditSigner === undefined ? {} : { auditKeyHash: auditSigner.keyHash }),
         provider,
         policyHash,
         keyAlgorithm: config.tls.keyAlgorithm,
@@ -208,8 +218,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       : undefined;
     // Mutual RA-TLS (docs/mutual-ratls.md); undefined when tls.clientAttestation.mode is off.
     const clientAttestation = createClientAttestation(config.tls.clientAttestation, { logger, metrics });
+    // Caller identity (docs/identity.md); undefined when no credential kind is configured.
+    const clientCAs = loadClientCAs(config.tls.clientCAs);
+    const identity = createCallerIdentification({ ...config.identity, clientCAs }, { logger });
+    if (auditSigner !== undefined) {
+      decisionLog = await createDecisionLog(config.decisionLog, {
+        signer: auditSigner,
+        certificate: () => (certificates?.current ?? certificate!).certPem,
+        metrics,
+        logger,
+        ...(config.identity.apiKeys === undefined ? {} : { credentialHeader: config.identity.apiKeys.header }),
+      });
+    }
     tlsServer = createTlsServer({
       ...(clientAttestation === undefined ? {} : { clientAttestation }),
+      ...(clientCAs.length === 0 ? {} : { clientCAs }),
       certificate,
       minVersion: config.tls.minVersion,
       headerBytes: config.limits.headerBytes,
@@ -224,6 +247,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         metrics,
         logger,
         ...(freshness === undefined ? {} : { freshness }),
+        ...(identity === undefined ? {} : { identity }),
+        ...(decisionLog === undefined ? {} : { decisionLog }),
       }),
     });
     const listenAddress = splitHostPort(config.listen);
@@ -236,7 +261,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // setSecureContext rebuilds the context from these options plus the
       // server's remembered minVersion; requestCert/ALPN are server settings
       // and stay. Live connections keep the context they negotiated with.
-      install: (next) => server.setSecureContext({ ...next.secureContextOptions(), minVersion: config.tls.minVersion }),
+      install: (next) =>
+        server.setSecureContext({ ...next.secureContextOptions(), minVersion: config.tls.minVersion, ...(clientCAs.length === 0 ? {} : { ca: clientCAs }) }),
       ...(config.tls.renewBeforeSeconds === undefined ? {} : { renewBeforeSeconds: config.tls.renewBeforeSeconds }),
       retryMinMs: config.tls.renewRetryMinMs,
       retryMaxMs: config.tls.renewRetryMaxMs,
@@ -296,6 +322,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     const servedServer = tlsServer;
     const servedPool = pool;
     const servedSource = source;
+    const servedLog = decisionLog;
     return {
       url,
       adminUrl,
@@ -306,6 +333,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         return policy!;
       },
       metrics,
+      ...(servedLog === undefined ? {} : { decisionLog: servedLog }),
       rotateCertificate: () => manager.rotate({ reason: 'manual' }),
       reloadPolicy: async () => servedSource?.check(),
       readiness,
@@ -315,12 +343,15 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         await servedSource?.close();
         await manager.close();
         await closeGracefully(servedServer, config.shutdownGraceMs);
+        // After the drain, so the last requests' decisions are in the final signed batch.
+        await servedLog?.close();
         await servedPool.close();
         if (admin !== undefined) await closeGracefully(admin, 1000);
       },
     };
   } catch (err) {
     await source?.close();
+    await decisionLog?.close();
     await certificates?.close();
     await pool?.destroy();
     if (tlsServer?.listening) await closeGracefully(tlsServer, 0);

@@ -28,6 +28,9 @@ import { policyTransform } from './stream/stream.js';
 import type { FreshnessResponder } from '../ratls/freshness.js';
 import { FRESHNESS_PATH } from '../wire/freshness.js';
 import type { TLSSocket } from 'node:tls';
+import { withIdentity, type CallerIdentification, type CallerIdentity } from './identity.js';
+import { RateLimiter, usageTokens, type Quota } from './rate-limit.js';
+import type { DecisionLog } from '../audit/decision-log.js';
 
 /** Limits the pipeline enforces. */
 export interface PipelineLimits {
@@ -54,6 +57,12 @@ export interface PipelineDeps {
   readonly logger: Logger;
   /** Answers GET /.well-known/attestation; absent → the path goes through the policy like any other. */
   readonly freshness?: FreshnessResponder;
+  /** Caller identity (identity.ts, docs/identity.md); absent → `input.peer` has no certificate, jwt or api_key. */
+  readonly identity?: CallerIdentification;
+  /** Buckets for the policy's `rate_limit` (rate-limit.ts); default: a private one. */
+  readonly rateLimiter?: RateLimiter;
+  /** The signed decision log (docs/audit.md): asked for room at admission, handed each finished request in `account`. */
+  readonly decisionLog?: DecisionLog;
 }
 
 /** Per-request state shared by the stages. */
@@ -69,6 +78,12 @@ interface Exchange {
   /** True once the request body has been read to the end (or there was none). */
   bodyConsumed: boolean;
   input?: RequestInput;
+  /** Who is calling (stage 2b), merged into `input.peer`. */
+  caller?: CallerIdentity;
+  /** Set when the request decision carried a rate limit: model tokens are charged to it. */
+  quota?: Quota;
+  /** The request decision, for the decision log. */
+  requestDecision?: Decision;
   policyMs: number;
   upstreamMs?: number;
   decision: 'allow' | 'deny' | 'error';
@@ -121,6 +136,7 @@ function decisionError(decision: Decision, denyCode: ErrorCode): { error: Enclav
 /** Builds the request handler for the RA-TLS server. */
 export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { metrics, logger, limits } = deps;
+  const rateLimiter = deps.rateLimiter ?? new RateLimiter({ metrics });
 
   // Findings are counted by type (a bounded set of detector names), never by value.
   const countPii = <T extends readonly { readonly type: string }[]>(direction: 'request' | 'response' | 'stream', findings: T): T => {
@@ -177,6 +193,18 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     return policy;
   };
 
+  // Stage 2b — who is calling (identity.ts). After admit, before the body:
+  // a caller without valid credentials costs no body read, and an invalid
+  // credential is a 401, never a policy input.
+  const identifyCaller = async (ex: Exchange, identity: CallerIdentification): Promise<void> => {
+    const outcome = await identity.identify(ex.req);
+    if ('error' in outcome) {
+      ex.reasons = outcome.reasons;
+      throw Object.assign(outcome.error, { decisionHeaders: outcome.headers });
+    }
+    ex.caller = outcome.caller;
+  };
+
   // Stage 3 — read the body the policy needs. JSON bodies are buffered (size
   // limit, deadline) and parsed before the policy runs, because the policy
   // decides on their content. Other bodies stream later, unseen by policy.
@@ -200,14 +228,25 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     // whole body cross out of wasm again as JSON (docs/policy.md, "Cost").
     const body = ex.body === undefined ? undefined : { value: ex.body.value, pii: countPii('request', scanPii(ex.body.value)) };
     ex.input = buildRequestInput(ex.req, ex.id, body, ex.rawBody?.length ?? declaredSize);
+    if (ex.caller !== undefined) ex.input = withIdentity(ex.input, ex.caller);
     const t0 = performance.now();
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
+    ex.requestDecision = decision;
     metrics.policyEvaluations.inc({ entrypoint: 'request', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
     if (!decision.allow) {
       ex.reasons = decision.reasons;
       const { error, status } = decisionError(decision, 'EG_POLICY_DENIED');
       throw Object.assign(error, { decisionStatus: status, decisionHeaders: decision.headers });
+    }
+    // Per-party limits the policy asked for: 429 with retry-after, before anything goes upstream.
+    if (decision.rate_limit !== undefined) {
+      try {
+        ex.quota = rateLimiter.admit(decision.rate_limit);
+      } catch (err) {
+        ex.reasons = (err as EnclaveGateError).details?.['reasons'] as string[] | undefined;
+        throw err;
+      }
     }
     return decision;
   };
@@ -278,6 +317,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       }
       const decision = decide(input({ body_format: 'json', ...(raw.length > 0 ? { body: parsed, pii: countPii('response', scanPii(parsed)) } : {}) }));
       if (!decision.allow) refuse(decision);
+      if (ex.quota !== undefined && raw.length > 0) ex.quota.charge(usageTokens(parsed));
       if (decision.redact !== undefined) {
         try {
           // Re-serialised only when something was replaced: otherwise the
@@ -343,6 +383,27 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     metrics.duration.observe({ phase: 'total' }, totalMs / 1000);
     metrics.duration.observe({ phase: 'policy' }, ex.policyMs / 1000);
     if (ex.upstreamMs !== undefined) metrics.duration.observe({ phase: 'upstream' }, ex.upstreamMs / 1000);
+    // The decision log: one object handed over; masking, hashing, signing and
+    // writing happen later, in batches, off this path (audit/decision-log.ts).
+    if (deps.decisionLog !== undefined && ex.code !== 'EG_DECISION_LOG_UNAVAILABLE') {
+      deps.decisionLog.record({
+        requestId: ex.id,
+        timestamp: Date.now(),
+        method: ex.req.method ?? 'GET',
+        url: ex.req.url ?? '/',
+        address: ex.req.socket.remoteAddress ?? '',
+        port: ex.req.socket.remotePort ?? 0,
+        input: ex.input,
+        result: ex.requestDecision,
+        status: ex.status,
+        outcome: ex.decision,
+        code: ex.code,
+        reasons: ex.reasons,
+        policyMs: ex.policyMs,
+        totalMs,
+        policy: deps.policy(),
+      });
+    }
     if (logger.isLevelEnabled('info')) {
       const path = (ex.req.url ?? '/').split('?', 1)[0];
       logger.info(
@@ -385,6 +446,10 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
         return;
       }
       const policy = admit(ex);
+      // A full decision log buffer: wait for room (`block`) or refuse (`fail-closed`, throws).
+      const room = deps.decisionLog?.admit();
+      if (room !== undefined) await room;
+      if (deps.identity !== undefined) await identifyCaller(ex, deps.identity);
       await readJsonBody(ex);
       const decision = requestPolicy(ex, policy);
       const upstream = await forward(ex, decision, signal);

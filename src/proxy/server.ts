@@ -28,6 +28,13 @@ export interface TlsServerOptions {
    * certificates are requested.
    */
   readonly clientAttestation?: ClientAttestation;
+  /**
+   * PEM CAs whose client certificates identify callers (`tls.clientCAs`,
+   * docs/identity.md). Clients are asked for a certificate; one that does not
+   * chain is let through (it may be an RA-TLS certificate) and simply not
+   * taken as an identity (identity.ts reads `socket.authorized`).
+   */
+  readonly clientCAs?: readonly string[];
 }
 
 /** Writes a raw HTTP/1.1 problem answer on a socket that has no request object. */
@@ -57,6 +64,7 @@ export function createTlsServer(options: TlsServerOptions): Server {
       // the client holds the key, and trust comes from the evidence the
       // ClientAttestation verifies, never from a CA (no CA key is handed out).
       ...(attestation === undefined ? {} : { requestCert: true, rejectUnauthorized: false }),
+      ...(options.clientCAs === undefined || options.clientCAs.length === 0 ? {} : { requestCert: true, rejectUnauthorized: false, ca: [...options.clientCAs] }),
     },
     attestation === undefined ? options.handler : attestation.wrap(options.handler),
   );

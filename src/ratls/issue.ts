@@ -35,6 +35,8 @@ export interface IssueOptions {
   /** DNS names and IP addresses for the subjectAltName. */
   readonly subjectAltNames: readonly string[];
   readonly commonName: string;
+  /** Hash of the decision-log signing key's SPKI, bound as the `audit-key-hash` claim (docs/audit.md). */
+  readonly auditKeyHash?: HashEntry;
   /** Clock, injectable for tests. */
   readonly now?: () => Date;
 }
@@ -105,7 +107,11 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
     // Extractable only so node:tls can receive the key; it never leaves this object.
     const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const spki = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey));
-    const claims: RatlsClaims = { pubkeyHash: hashEntry('sha-384', spki), policyHash: options.policyHash };
+    const claims: RatlsClaims = {
+      pubkeyHash: hashEntry('sha-384', spki),
+      policyHash: options.policyHash,
+      ...(options.auditKeyHash === undefined ? {} : { auditKeyHash: options.auditKeyHash }),
+    };
     const claimsBuffer = encodeClaims(claims);
     const evidence = await options.provider.getEvidence(reportDataFor(claimsBuffer));
     const tagged = encodeTaggedEvidence({ tag: evidence.tag, evidence: evidence.evidence, claims: claimsBuffer });

@@ -462,6 +462,7 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
     ...(claims.policyHash === undefined ? {} : { policyHash: formatHashEntry(claims.policyHash) }),
     ...(claims.nonce === undefined ? {} : { nonce: hex(claims.nonce) }),
     ...(claims.tlsExporter === undefined ? {} : { tlsExporter: hex(claims.tlsExporter) }),
+    ...(claims.auditKeyHash === undefined ? {} : { auditKeyHash: formatHashEntry(claims.auditKeyHash) }),
   };
   return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
 }

@@ -81,3 +81,14 @@ export {
 
 // Optional online endorsement fetching (AMD KDS, Intel PCS) with a disk cache; off unless called.
 export * from './online/index.js';
+
+// The signed decision log (docs/audit.md): chain, batch signatures and the signing key's attestation.
+export {
+  verifyAuditLog,
+  formatAuditReport,
+  type AuditReport,
+  type AuditFinding,
+  type AuditFindingKind,
+  type AuditLogFile,
+  type VerifyAuditLogOptions,
+} from './audit-log.js';

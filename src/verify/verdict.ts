@@ -27,6 +27,8 @@ export interface RatlsBinding {
   readonly nonce?: string;
   /** TLS exporter value carried in the claims, hex. */
   readonly tlsExporter?: string;
+  /** Hash of the SPKI of the key that signs the server's decision log (`sha-256:<hex>`; docs/audit.md); absent when it keeps none. */
+  readonly auditKeyHash?: string;
 }
 
 /** The outcome of one verification, with the transcript of every step. */
@@ -201,6 +203,7 @@ export function formatVerdict(verdict: Verdict): string {
       row('pubkey hash', verdict.ratls.pubkeyHash);
       if (verdict.ratls.policyHash !== undefined) row('policy hash', verdict.ratls.policyHash);
       if (verdict.ratls.nonce !== undefined) row('nonce', verdict.ratls.nonce);
+      if (verdict.ratls.auditKeyHash !== undefined) row('audit key hash', verdict.ratls.auditKeyHash);
     }
     if (verdict.validUntil !== undefined) row('valid until', verdict.validUntil);
     if (verdict.platform === 'simulated') lines.push('  WARNING: simulated evidence proves nothing about where the code runs');

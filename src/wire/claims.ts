@@ -8,6 +8,9 @@
  *   - `policy-hash`  hash of the active policy bundle (enclave-gate extension; required by us)
  *   - `nonce`        a verifier-chosen nonce (optional; freshness endpoint)
  *   - `tls-exporter` the TLS exporter value of one connection (optional; session binding)
+ *   - `audit-key-hash` hash of the DER SubjectPublicKeyInfo of the key that
+ *                  signs the decision log (optional; enclave-gate extension,
+ *                  present when the decision log is on; docs/audit.md)
  * The evidence's report data is `reportDataFor(claimsBuffer)`.
  */
 import { createHash } from 'node:crypto';
@@ -21,9 +24,11 @@ export interface RatlsClaims {
   readonly policyHash?: HashEntry;
   readonly nonce?: Uint8Array;
   readonly tlsExporter?: Uint8Array;
+  /** Hash of the decision-log signing key's SPKI DER (docs/audit.md). */
+  readonly auditKeyHash?: HashEntry;
 }
 
-const KNOWN_KEYS = new Set(['pubkey-hash', 'policy-hash', 'nonce', 'tls-exporter']);
+const KNOWN_KEYS = new Set(['pubkey-hash', 'policy-hash', 'nonce', 'tls-exporter', 'audit-key-hash']);
 /** Claims buffers are small; a cap keeps a hostile certificate from costing much to parse. */
 const MAX_CLAIMS_BYTES = 4096;
 
@@ -52,6 +57,7 @@ export function encodeClaims(claims: RatlsClaims): Uint8Array {
   if (claims.policyHash) map.set('policy-hash', encodeHashEntry(claims.policyHash));
   if (claims.nonce) map.set('nonce', claims.nonce);
   if (claims.tlsExporter) map.set('tls-exporter', claims.tlsExporter);
+  if (claims.auditKeyHash) map.set('audit-key-hash', encodeHashEntry(claims.auditKeyHash));
   return encode(map, cdeEncodeOptions);
 }
 
@@ -79,6 +85,7 @@ export function decodeClaims(buffer: Uint8Array): RatlsClaims {
     return v;
   };
   const policy = record['policy-hash'];
+  const audit = record['audit-key-hash'];
   const nonce = bytesOf('nonce');
   const tlsExporter = bytesOf('tls-exporter');
   return {
@@ -86,6 +93,7 @@ export function decodeClaims(buffer: Uint8Array): RatlsClaims {
     ...(policy === undefined ? {} : { policyHash: decodeHashEntry(policy, 'policy-hash') }),
     ...(nonce === undefined ? {} : { nonce }),
     ...(tlsExporter === undefined ? {} : { tlsExporter }),
+    ...(audit === undefined ? {} : { auditKeyHash: decodeHashEntry(audit, 'audit-key-hash') }),
   };
 }
 

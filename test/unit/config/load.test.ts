@@ -88,3 +88,36 @@ describe('limits.streamWindowChars', () => {
     expect(problems.join('\n')).toMatch(/streamWindowChars/);
   });
 });
+
+describe('identity and decision log keys', () => {
+  it('takes the decision log path from --decision-log over ENCLAVE_GATE_DECISION_LOG, and keeps it off by default', () => {
+    expect(loadConfig().decisionLog.path).toBeUndefined();
+    expect(loadConfig({ env: { ENCLAVE_GATE_DECISION_LOG: '/var/log/a.jsonl' } }).decisionLog.path).toBe('/var/log/a.jsonl');
+    const both = loadConfig({ env: { ENCLAVE_GATE_DECISION_LOG: '/var/log/a.jsonl' }, flags: { 'decision-log': '/var/log/b.jsonl' } });
+    expect(both.decisionLog).toMatchObject({ path: '/var/log/b.jsonl', overflow: 'drop-oldest', maxBufferedEvents: 10_000 });
+  });
+
+  it('refuses required credentials that are not configured, plain-http JWKS and unhashed API keys', () => {
+    const path = file(
+      'identity.json',
+      JSON.stringify({
+        identity: { require: ['jwt', 'api_key'], apiKeys: { keys: [{ id: 'a', sha256: 'not-a-hash' }] } },
+        decisionLog: { overflow: 'sometimes', mask: ['/body'] },
+      }),
+    );
+    const problems = problemsOf(() => loadConfig({ file: path })).join('\n');
+    expect(problems).toMatch(/require lists "jwt" but identity.jwt is not configured/);
+    expect(problems).toMatch(/sha256.*64 hex characters/);
+    expect(problems).toMatch(/overflow/);
+    expect(problems).toMatch(/must be a JSON pointer starting with \/input\//);
+    const http = file('jwks.json', JSON.stringify({ identity: { jwt: { jwks: 'http://idp/jwks', issuer: 'i', audience: 'a' } } }));
+    expect(problemsOf(() => loadConfig({ file: http })).join('\n')).toMatch(/file path or an https:\/\/ URL/);
+  });
+});
+
+describe('workers and the decision log', () => {
+  it('refuses a decision log file with more than one worker, and accepts it with one', () => {
+    expect(problemsOf(() => loadConfig({ flags: { 'decision-log': '/tmp/d.jsonl', workers: '2' } })).join('\n')).toMatch(/decision log .* needs workers: 1/);
+    expect(loadConfig({ flags: { 'decision-log': '/tmp/d.jsonl' } }).workers).toBe(1);
+  });
+});

@@ -129,6 +129,28 @@ describe('decision schema', () => {
     );
   });
 
+  it('accepts exactly the rate limits the normaliser accepts', () => {
+    const num = fc.oneof(fc.integer({ min: -2, max: 5 }), fc.double({ min: -1, max: 2e9, noNaN: true }), fc.constant('60'), fc.constant(2e9));
+    const limit = fc.record(
+      {
+        key: fc.oneof(fc.constantFrom('bank-a', '', 'x'.repeat(257)), fc.integer()),
+        party: fc.constantFrom('bank-a', 'Bank A', 'a.b_c-1', '', 'x'.repeat(65)),
+        requests_per_minute: num,
+        burst: num,
+        tokens_per_minute: num,
+        extra: fc.string(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(limit, fc.constant(null), fc.array(fc.integer())), (value) => {
+        const decision = { allow: true, reasons: [], rate_limit: value };
+        expect(decisionSchema(decision)).toBe(normalizeDecision([{ result: decision }]).failure === undefined);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('describes the redact entries the proxy accepts (overlap is checked by the proxy only)', () => {
     const entry = fc.record(
       {

@@ -32,6 +32,17 @@ import data.enclave_gate.lib
 # result that is not an array - falls through to the default deny. Negations
 # only ever apply to rules without arguments: in Rego, `not f(input.x)` is
 # undefined, not true, when input.x is missing, which would skip a deny.
+#
+# Caller identity (docs/identity.md). This policy does not look at who is
+# calling; the proxy has already refused invalid credentials with 401 before
+# the policy runs, so whatever is in input.peer verified. To add a check, put
+# it next to the others in the allowing branch, for example:
+#
+#   caller_known if input.peer.certificate.organization == "Bank A"  # tls.clientCAs
+#   caller_known if input.peer.jwt.party == "bank-a"                 # identity.jwt
+#   caller_known if input.peer.api_key.id == "bank-b-batch"          # identity.apiKeys
+#
+# rego/examples/multi_party/ is a whole per-party policy built that way.
 
 default decision := {"allow": false, "reasons": ["default_deny"]}
 

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { AuditSigner, DecisionLog, type DecisionLogEntry, type DecisionLogSink, type SignedBatch } from '../../../src/audit/decision-log.js';
+import { maskInput } from '../../../src/audit/mask.js';
+import { createSimulatedProvider } from '../../../src/evidence/simulated.js';
+import { createMetrics } from '../../../src/observability/metrics.js';
+import { issueCertificate } from '../../../src/ratls/issue.js';
+import { verifyCertificate } from '../../../src/verify/certificate.js';
+import { verifyAuditLog } from '../../../src/verify/audit-log.js';
+import { decodeClaims, encodeClaims } from '../../../src/wire/claims.js';
+import { formatHashEntry } from '../../../src/wire/hash-entry.js';
+
+const entry = (n: number): DecisionLogEntry => ({
+  requestId: `r${n}`,
+  timestamp: Date.UTC(2026, 11, 4, 12, 0, n),
+  method: 'POST',
+  url: '/v1/chat/completions?secret=1',
+  address: '127.0.0.1',
+  port: 5000 + n,
+  input: undefined,
+  result: { allow: true, reasons: [] },
+  status: 200,
+  outcome: 'allow',
+  code: 'ok',
+  reasons: undefined,
+  policyMs: 0.02,
+  totalMs: 1.5,
+  policy: { revision: 'r1', digest: { alg: 'sha-384', hex: '00' } },
+});
+
+/** A sink that keeps what it gets as JSON Lines, and can be held up. */
+class MemorySink implements DecisionLogSink {
+  readonly name = 'file' as const;
+  text = '';
+  hold: Promise<void> | undefined;
+  async write(batch: SignedBatch): Promise<void> {
+    if (this.hold !== undefined) await this.hold;
+    if (this.text === '') this.text = `${JSON.stringify(batch.header)}\n`;
+    this.text += batch.eventLines.map((l) => `${l}\n`).join('') + `${JSON.stringify(batch.batch)}\n`;
+  }
+  async close(): Promise<void> {}
+}
+
+describe('audit-key-hash claim', () => {
+  it('round-trips through the claims buffer and is exposed by the verifier', async () => {
+    const signer = new AuditSigner();
+    const claims = { pubkeyHash: { alg: 'sha-384' as const, digest: new Uint8Array(48).fill(1) }, auditKeyHash: signer.keyHash };
+    expect(decodeClaims(encodeClaims(claims)).auditKeyHash).toEqual(signer.keyHash);
+    const cert = await issueCertificate({
+      provider: createSimulatedProvider(),
+      policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
+      keyAlgorithm: 'P-256',
+      validitySeconds: 600,
+      subjectAltNames: ['localhost'],
+      commonName: 'audit',
+      auditKeyHash: signer.keyHash,
+    });
+    const verdict = verifyCertificate(cert.certPem, { at: new Date(), allowSimulated: true });
+    expect(verdict.ok).toBe(true);
+    expect(verdict.ratls?.auditKeyHash).toBe(formatHashEntry(signer.keyHash));
+    expect(JSON.stringify(signer)).not.toContain('PRIVATE');
+  });
+});
+
+describe('maskInput', () => {
+  it('erases the body, credential headers and configured pointers from a copy', () => {
+    const input = { query: 'email=a%40b.c', parsed_query: { email: ['a@b.c'] }, body: { secret: 1 }, headers: { authorization: 'Bearer x', 'x-key': 'k', accept: '*/*' }, peer: { jwt: { sub: 'a', email: 'a@b.c' } } };
+    const { input: masked, erased } = maskInput(input, { headers: ['x-key'], extra: ['/input/peer/jwt/email', '/input/nothing/here'] });
+    expect(masked).toEqual({ headers: { accept: '*/*' }, peer: { jwt: { sub: 'a' } } });
+    expect(erased).toEqual(['/input/body', '/input/query', '/input/parsed_query', '/input/headers/authorization', '/input/headers/x-key', '/input/peer/jwt/email']);
+    expect(input.peer.jwt.email).toBe('a@b.c');
+    expect(input.headers.authorization).toBe('Bearer x');
+  });
+});
+
+describe('DecisionLog', () => {
+  const certificate = async (signer: AuditSigner) =>
+    (
+      await issueCertificate({
+        provider: createSimulatedProvider(),
+        policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
+        keyAlgorithm: 'P-256',
+        validitySeconds: 600,
+        subjectAltNames: ['localhost'],
+        commonName: 'audit',
+        auditKeyHash: signer.keyHash,
+      })
+    ).certPem;
+
+  it('block: a full buffer makes admission wait until the sink catches up', async () => {
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const sink = new MemorySink();
+    let release!: () => void;
+    sink.hold = new Promise((r) => (release = r));
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 2, maxBufferedEvents: 2, overflow: 'block', flushIntervalMs: 10_000 });
+    log.record(entry(1));
+    log.record(entry(2));
+    // Room is judged before a request is admitted: two events wait, so the third request waits too.
+    const waiting = log.admit();
+    expect(waiting).toBeInstanceOf(Promise);
+    let admitted = false;
+    void waiting!.then(() => (admitted = true));
+    // The batch was taken from the buffer; the sink is still holding it, so wait for it.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(admitted).toBe(false);
+    release();
+    sink.hold = undefined;
+    await log.flush();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(admitted).toBe(true);
+    await log.close();
+    expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 2, closed: true });
+  });
+
+  it('drop-oldest: records the number of lost events in the chain', async () => {
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const sink = new MemorySink();
+    const metrics = createMetrics({ defaults: false });
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 100, maxBufferedEvents: 3, overflow: 'drop-oldest', flushIntervalMs: 10_000, metrics });
+    for (let n = 1; n <= 5; n += 1) log.record(entry(n));
+    await log.close();
+    const events = sink.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown> })
+      .filter((r) => r.type === 'event')
+      .map((r) => r.event!);
+    expect(events[0]).toMatchObject({ overflow: { dropped: 2 } });
+    expect(events[1]).toMatchObject({ input: { method: 'POST', path: '/v1/chat/completions' }, bundles: { 'enclave-gate': { revision: 'r1', digest: 'sha-384:00' } } });
+    expect(sink.text).not.toContain('secret=1');
+    expect(events.slice(1).map((e) => (e['enclave_gate'] as { request_id: string }).request_id)).toEqual(['r3', 'r4', 'r5']);
+    expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="dropped"} 2');
+    expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true }).ok).toBe(true);
+  });
+});
+
+describe('verifyAuditLog on hostile input', () => {
+  it('stays fast on a forged huge sequence number and on many events', async () => {
+    const signer = new AuditSigner();
+    const { issueCertificate: issue } = await import('../../../src/ratls/issue.js');
+    const pem = (
+      await issue({
+        provider: createSimulatedProvider(),
+        policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
+        keyAlgorithm: 'P-256',
+        validitySeconds: 600,
+        subjectAltNames: ['localhost'],
+        commonName: 'audit',
+        auditKeyHash: signer.keyHash,
+      })
+    ).certPem;
+    const sink = new MemorySink();
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 1000, maxBufferedEvents: 1_000_000, flushIntervalMs: 60_000 });
+    for (let n = 0; n < 30_000; n += 1) log.record(entry(n % 50));
+    await log.close();
+    const t0 = performance.now();
+    expect(verifyAuditLog([{ name: 'big', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 30_000 });
+    const forged = `${sink.text}{"type":"event","seq":1000000000000,"hash":"${'0'.repeat(64)}","event":{}}\n`;
+    const report = verifyAuditLog([{ name: 'forged', text: forged }], { allowSimulated: true });
+    expect(report.findings.map((f) => f.kind)).toEqual(['dropped', 'unsigned']);
+    expect(report.findings[0]).toMatchObject({ seq: 30_001, lastSeq: 999_999_999_999 });
+    expect(performance.now() - t0).toBeLessThan(20_000);
+  }, 60_000);
+});
+
+describe('FileSink', () => {
+  it('refuses at start a path it cannot write', async () => {
+    const { FileSink } = await import('../../../src/audit/file-sink.js');
+    await expect(FileSink.open({ path: '/nonexistent-dir/decisions.jsonl', maxBytes: 4096, maxFiles: 1 })).rejects.toMatchObject({ code: 'EG_CONFIG_INVALID' });
+  });
+});
