@@ -10,7 +10,8 @@
  * - the request target must be one unambiguous origin-form path, because the
  *   policy matches the path as spelled and the model server receives the same
  *   bytes: a spelling that a server could read as another path (dot segments,
- *   `//`, `%2f`, `%2e`, `\`) would let a path rule be dodged, so it is refused
+ *   `//`, `%2f`, `%2e`, `\`, encoded Unicode look-alikes) would let a path rule
+ *   be dodged, so it is refused
  *   before the policy rather than normalised behind its back.
  *
  * The only rewrite: an absolute-form target (`GET https://host/p`) whose
@@ -56,6 +57,9 @@ export function ambiguousPathReason(path: string): string | undefined {
       if (ch === '%' && /^%25[0-9A-Fa-f]{2}/i.test(segment.slice(m.index))) return 'double percent-encoding';
       if (UNRESERVED.test(ch)) return 'percent-encoded unreserved character';
       if (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) return 'percent-encoded control character';
+      // Unicode look-alikes (U+FF0E "．", U+2215 "∕") become "." or "/" on servers that
+      // NFKC-normalise paths; model routes are ASCII, so encoded non-ASCII is refused.
+      if (ch.charCodeAt(0) >= 0x80) return 'percent-encoded non-ASCII byte in path';
     }
     if (/^\.+$/.test(decoded)) return 'dot segment';
   }

@@ -5,6 +5,7 @@
  * the proxy still serves the next, ordinary request.
  */
 import { expect } from 'vitest';
+import type { PolicyEngine } from '../../../src/policy/engine.js';
 import type { Gateway } from '../../../src/proxy/gateway.js';
 import { startTestGateway } from '../../helpers/gateway.js';
 import { exchange, head } from '../../helpers/raw-http.js';
@@ -30,7 +31,8 @@ export interface Fixture {
 /** The model answer served on GET /v1/models. */
 export const MODELS = { object: 'list', data: [{ id: 'm' }] };
 
-export async function startFixture(overrides: Record<string, unknown> = {}): Promise<Fixture> {
+/** Starts upstream and gateway; `policy` replaces the default compiled policy. */
+export async function startFixture(overrides: Record<string, unknown> = {}, policy?: PolicyEngine): Promise<Fixture> {
   const upstream = await startUpstream();
   upstream.route('/v1/models', (_req, _body, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(MODELS));
@@ -38,7 +40,7 @@ export async function startFixture(overrides: Record<string, unknown> = {}): Pro
   upstream.route('/v1/chat/completions', (_req, body, res) => {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: body.length }));
   });
-  const gateway = await startTestGateway(upstream.url, { limits: LIMITS, ...overrides });
+  const gateway = await startTestGateway(upstream.url, { limits: LIMITS, ...overrides }, policy === undefined ? {} : { policy });
   return {
     gateway,
     upstream,
