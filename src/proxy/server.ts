@@ -101,6 +101,9 @@ export function createTlsServer(options: TlsServerOptions): Server {
       requestTimeout: options.requestTimeoutMs,
       headersTimeout: Math.min(options.requestTimeoutMs, 60_000),
       keepAliveTimeout: 65_000,
+      // A connection that never finishes its TLS handshake holds a socket like a
+      // slowloris client; node's default lets it do so for 120 s.
+      handshakeTimeout: Math.min(options.requestTimeoutMs, 10_000),
       // request-guard.ts checks Host itself so the 400 is problem+json like every other refusal.
       requireHostHeader: false,
       // Slowloris: the header and request deadlines are checked this often
