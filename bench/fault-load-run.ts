@@ -56,10 +56,14 @@ export interface FaultLoadReport {
   readonly redactedAnswers: number;
   readonly piiLeaksToUpstream: number;
   readonly faults: { upstreamRestarts: number; bundleChanges: number; certRotations: number; faultErrors: number };
-  /** [seconds since start, RSS MiB]. */
-  readonly rss: [number, number][];
+  /** [seconds since start, RSS MiB, V8 heap used MiB]; after a full GC when node runs with --expose-gc. */
+  readonly rss: [number, number, number][];
   /** Median RSS of the last fifth of the run over the median of the second fifth (after warm-up), in percent. */
   readonly rssGrowthPercent: number;
+  /** The same comparison for the V8 heap in use (a leak in JS objects shows here first). */
+  readonly heapGrowthPercent: number;
+  /** True when samples were taken after a forced GC (node --expose-gc). */
+  readonly gcBeforeSamples: boolean;
 }
 
 type Kind = 'models' | 'chat' | 'chat-pii' | 'denied-path' | 'stream';
@@ -162,7 +166,9 @@ export async function runFaultLoad(options: FaultLoadOptions): Promise<FaultLoad
   let piiLeaksToClient = 0;
   let redactedAnswers = 0;
   const faults = { upstreamRestarts: 0, bundleChanges: 0, certRotations: 0, faultErrors: 0 };
-  const rss: [number, number][] = [];
+  const rss: [number, number, number][] = [];
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
   const count = (key: string): void => void (answers[key] = (answers[key] ?? 0) + 1);
 
   const worker = async (id: number): Promise<void> => {
@@ -231,9 +237,11 @@ export async function runFaultLoad(options: FaultLoadOptions): Promise<FaultLoad
       faults.certRotations++;
     }),
     every(options.rssEveryMs ?? 1000, async () => {
-      const sample: [number, number] = [Math.round((Date.now() - started) / 1000), Math.round((process.memoryUsage().rss / 1048576) * 10) / 10];
+      gc?.();
+      const memory = process.memoryUsage();
+      const sample: [number, number, number] = [Math.round((Date.now() - started) / 1000), mib(memory.rss), mib(memory.heapUsed)];
       rss.push(sample);
-      if (sample[0] % 30 === 0) log(`t=${sample[0]}s rss=${sample[1]} MiB requests=${requests}`);
+      if (sample[0] % 30 === 0) log(`t=${sample[0]}s rss=${sample[1]} MiB heap=${sample[2]} MiB requests=${requests}`);
     }),
   ];
   try {
@@ -246,8 +254,11 @@ export async function runFaultLoad(options: FaultLoadOptions): Promise<FaultLoad
     await new Promise<void>((r) => upstream.close(() => r()));
   }
   const fifth = Math.max(1, Math.floor(rss.length / 5));
-  const early = median(rss.slice(fifth, 2 * fifth).map(([, m]) => m));
-  const late = median(rss.slice(-fifth).map(([, m]) => m));
+  const growth = (pick: (s: [number, number, number]) => number): number => {
+    const early = median(rss.slice(fifth, 2 * fifth).map(pick));
+    const late = median(rss.slice(-fifth).map(pick));
+    return early === 0 ? 0 : Math.round(((late - early) / early) * 1000) / 10;
+  };
   return {
     durationMs: Date.now() - started,
     requests,
@@ -260,6 +271,8 @@ export async function runFaultLoad(options: FaultLoadOptions): Promise<FaultLoad
     piiLeaksToUpstream: counters.piiLeaksToUpstream,
     faults,
     rss,
-    rssGrowthPercent: early === 0 ? 0 : Math.round(((late - early) / early) * 1000) / 10,
+    rssGrowthPercent: growth((s) => s[1]),
+    heapGrowthPercent: growth((s) => s[2]),
+    gcBeforeSamples: gc !== undefined,
   };
 }

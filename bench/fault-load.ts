@@ -4,6 +4,7 @@
  * certificate rotates; loopback only, bounded to one hour and 64 workers.
  *
  *   npx vite-node bench/fault-load.ts -- --minutes 5
+ *   node --expose-gc node_modules/vite-node/vite-node.mjs bench/fault-load.ts --minutes 5   # memory sampled after a full GC
  *   npx vite-node bench/fault-load.ts -- --seconds 20 --concurrency 8 --out report.json
  *
  * Exits 0 when there were no wrong decisions, no PII leaks and RSS stayed
@@ -26,10 +27,13 @@ function argument(name: string): string | undefined {
   }
   const report = await runFaultLoad({ durationMs: seconds * 1000, concurrency, log: (l) => console.log(l) });
   const { rss, ...summary } = report;
-  console.log(JSON.stringify({ ...summary, rssFirst: rss[0], rssLast: rss.at(-1), rssMax: Math.max(...rss.map(([, m]) => m)) }, null, 2));
+  console.log(JSON.stringify({ ...summary, first: rss[0], last: rss.at(-1), rssMax: Math.max(...rss.map(([, m]) => m)) }, null, 2));
   const out = argument('out');
   if (out !== undefined) writeFileSync(out, JSON.stringify(report, null, 2));
   const flat = Math.abs(report.rssGrowthPercent) <= 20;
-  console.log(`requests ${report.requests}, wrong decisions ${report.wrongDecisions}, PII leaks ${report.piiLeaksToClient + report.piiLeaksToUpstream}, RSS growth ${report.rssGrowthPercent}% (${flat ? 'flat' : 'NOT flat'} within 20 %)`);
+  console.log(
+    `requests ${report.requests}, wrong decisions ${report.wrongDecisions}, PII leaks ${report.piiLeaksToClient + report.piiLeaksToUpstream}, ` +
+      `RSS growth ${report.rssGrowthPercent}% (${flat ? 'flat' : 'NOT flat'} within 20 %), heap growth ${report.heapGrowthPercent}%${report.gcBeforeSamples ? ' (after GC)' : ''}`,
+  );
   process.exit(report.wrongDecisions === 0 && report.piiLeaksToClient + report.piiLeaksToUpstream === 0 && flat ? 0 : 2);
 }
