@@ -42,6 +42,10 @@ const BEHAVIOURS: Record<string, Behaviour> = {
   'claims-json-sends-html': (s) => void s.write(json('<html><body>alice@example.com</body></html>')),
   'claims-text-sends-json': (s) =>
     void s.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 31\r\n\r\n{"email":"alice@example.com"}\r\n`),
+  // Labelled text, body still arriving when the policy refuses it: the proxy must drop it without crashing.
+  'text-still-streaming': (s) => void s.write('HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 100000\r\n\r\n<html>alice@example.com'),
+  'gzip-json-still-streaming': (s) =>
+    void s.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: 100000\r\n\r\n\x1f\x8b\x08\x00'),
   'json-with-pii': (s) => void s.write(json('{"content":"write to alice@example.com"}')),
   'huge-json-string': (s) => {
     hugeWritten = 0;
@@ -123,6 +127,8 @@ const CASES: { name: string; status: number; code: string }[] = [
   { name: 'stalls-mid-body', status: 504, code: 'EG_UPSTREAM_TIMEOUT' },
   // The body does not parse as the JSON it claims: refused, not passed through unread.
   { name: 'claims-json-sends-html', status: 502, code: 'EG_UPSTREAM_INVALID_JSON' },
+  // Compressed JSON cannot be read by the policy; refused while the body is still arriving.
+  { name: 'gzip-json-still-streaming', status: 502, code: 'EG_UPSTREAM_INVALID_JSON' },
 ];
 
 describe('upstream misbehaviour', () => {
@@ -137,6 +143,14 @@ describe('upstream misbehaviour', () => {
     const response = await chat('claims-text-sends-json');
     expect([response?.status, response?.code]).toEqual([502, 'EG_RESPONSE_DENIED']);
     expect(response?.body.toString('utf8')).not.toContain('alice@example.com');
+    await expectStillServing();
+  });
+
+  it('answers with an unreadable type while the body is still arriving → 502 EG_RESPONSE_DENIED, and the proxy survives dropping it', async () => {
+    for (let i = 0; i < 3; i++) {
+      const response = await chat('text-still-streaming');
+      expect([response?.status, response?.code]).toEqual([502, 'EG_RESPONSE_DENIED']);
+    }
     await expectStillServing();
   });
 
