@@ -91,7 +91,8 @@ function trapOnEntry(wasm: Uint8Array, name: string): Uint8Array {
   if (functionIndex < importedFunctions) throw new Error(`export ${name} not found`);
   const code = sections.find((s) => s.id === 10)!;
   const bodies: Buffer[] = [];
-  let { value: count, next: p } = readLeb(code.body, 0);
+  const { value: count, next: first } = readLeb(code.body, 0);
+  let p = first;
   for (let i = 0; i < count; i++) {
     const { value: size, next } = readLeb(code.body, p);
     let body = Buffer.from(code.body.subarray(next, next + size));
