@@ -84,6 +84,18 @@ export const ERRORS = {
   EG_NOT_READY: { status: 503, exitCode: EXIT.startup, title: 'Proxy is not ready' },
   EG_NOT_FOUND: { status: 404, exitCode: EXIT.usage, title: 'No such admin endpoint' },
   EG_INTERNAL: { status: 500, exitCode: EXIT.startup, title: 'Internal error' },
+  EG_TOO_MANY_HEADERS: { status: 431, exitCode: EXIT.usage, title: 'Request has more header fields than allowed' },
+  EG_AMBIGUOUS_REQUEST: {
+    status: 400,
+    exitCode: EXIT.usage,
+    title: 'Request could be read more than one way (e.g. two Host headers)',
+  },
+  EG_AMBIGUOUS_PATH: {
+    status: 400,
+    exitCode: EXIT.usage,
+    title: 'Request target is not a plain origin-form path (dot segments, empty segments, encoded separators)',
+  },
+  EG_UPGRADE_NOT_SUPPORTED: { status: 501, exitCode: EXIT.usage, title: 'Protocol upgrades (WebSocket, h2c) are not supported' },
 
   // ── start-up: configuration, policy, attestation ───────────────────────
   EG_CONFIG_INVALID: { status: 500, exitCode: EXIT.config, title: 'Configuration is invalid' },

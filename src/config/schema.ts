@@ -130,6 +130,8 @@ export const configSchema = z
         renewRetryMinMs: positiveInt.max(3_600_000).default(1000),
         /** Largest retry delay after failed renewals. */
         renewRetryMaxMs: positiveInt.max(3_600_000).default(60_000),
+        /** TLS session ticket keys are replaced this often (outstanding tickets then need a full handshake). */
+        ticketKeyRotationSeconds: z.number().positive().max(86_400).default(3600),
         /** Mutual RA-TLS: ask clients for an RA-TLS certificate and verify its evidence (docs/mutual-ratls.md). */
         clientAttestation: z
           .object({
@@ -218,6 +220,8 @@ export const configSchema = z
         streamMaxHoldChars: positiveInt.min(256).max(1024 * 1024).default(4096),
         /** Upper bound on keep-alive connections to the model server. */
         upstreamConnections: positiveInt.max(4096).default(64),
+        /** Most header fields in one request; more → 431 EG_TOO_MANY_HEADERS (node would silently drop them). */
+        headerCount: positiveInt.max(10_000).default(100),
       })
       .strict()
       .refine((l) => l.streamWindowChars <= l.streamMaxHoldChars, { message: 'streamWindowChars must not exceed streamMaxHoldChars', path: ['streamWindowChars'] })

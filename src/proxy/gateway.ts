@@ -23,7 +23,7 @@ import { CAPABILITIES_FILE, DEFAULT_POLICY_BUNDLE, defaultOpaPath } from '../uti
 import { createAdminServer } from './admin.js';
 import { createUpstreamPool } from './forward.js';
 import { createPipeline } from './pipeline.js';
-import { closeGracefully, createTlsServer, listen } from './server.js';
+import { closeGracefully, createTlsServer, listen, tlsProtocolOptions } from './server.js';
 import { createClientAttestation } from './client-attestation.js';
 import { createCallerIdentification, loadClientCAs } from './identity.js';
 import { createAuditSigner, createDecisionLog } from '../audit/index.js';
@@ -236,6 +236,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       certificate,
       minVersion: config.tls.minVersion,
       headerBytes: config.limits.headerBytes,
+      headerCount: config.limits.headerCount,
+      ticketKeyRotationMs: config.tls.ticketKeyRotationSeconds * 1000,
+      // Refused before the pipeline (request-guard.ts, malformed HTTP): counted like any other answer.
+      onRefused: (code) => metrics.requests.inc({ decision: 'error', code }),
       requestTimeoutMs: config.limits.requestTimeoutMs,
       logger,
       handler: createPipeline({
@@ -262,7 +266,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       // server's remembered minVersion; requestCert/ALPN are server settings
       // and stay. Live connections keep the context they negotiated with.
       install: (next) =>
-        server.setSecureContext({ ...next.secureContextOptions(), minVersion: config.tls.minVersion, ...(clientCAs.length === 0 ? {} : { ca: clientCAs }) }),
+        server.setSecureContext({ ...next.secureContextOptions(), ...tlsProtocolOptions(config.tls.minVersion), ...(clientCAs.length === 0 ? {} : { ca: clientCAs }) }),
       ...(config.tls.renewBeforeSeconds === undefined ? {} : { renewBeforeSeconds: config.tls.renewBeforeSeconds }),
       retryMinMs: config.tls.renewRetryMinMs,
       retryMaxMs: config.tls.renewRetryMaxMs,

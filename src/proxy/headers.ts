@@ -15,6 +15,9 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Node answers `Expect: 100-continue` itself before the proxy reads the body;
+  // forwarded, undici refuses the request outright (a 502 for a valid request).
+  'expect',
 ]);
 
 /** Request headers enclave-gate sets itself; a client's values are replaced. */

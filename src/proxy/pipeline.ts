@@ -19,7 +19,7 @@ import { parseJsonBody, readBody } from './body.js';
 import { acceptedRequestId, clientResponseHeaders, isJsonMediaType, upstreamRequestHeaders } from './headers.js';
 import { buildRequestInput, buildResponseInput, type ResponseFacts } from './input.js';
 import { sendProblem, toProblem } from './respond.js';
-import { upstreamError } from './forward.js';
+import { discardBody, upstreamError } from './forward.js';
 import { scanPii } from '../policy/builtins/pii.js';
 import { redactJson, RedactionError } from './redact.js';
 import { protocolFromPath } from './stream/adapters.js';
@@ -303,7 +303,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
 
     if (format === 'json') {
       if (headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
-        body.destroy();
+        discardBody(body);
         throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent an encoded JSON response the policy cannot read');
       }
       let raw = await readUpstreamBody(body, limits.responseBodyBytes);
@@ -341,7 +341,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     // first byte, from status and headers alone.
     const decision = decide(input({ body_format: format }));
     if (!decision.allow) {
-      body.destroy();
+      discardBody(body);
       refuse(decision);
     }
     const out = clientResponseHeaders(headers, ex.id);
