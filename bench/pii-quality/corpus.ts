@@ -407,7 +407,7 @@ function negative(rng: Rng): Piece {
     case 16:
       return neg('ssn-example', `SSN ${pick(rng, ['078-05-1120', '219-09-9999', '123-45-6789', '123456789'])} is the example`);
     case 17:
-      return neg('ssn-shape-no-context', `Case ${ssn(rng)} closed.`);
+      return neg('ssn-shape-case-number', `Case ${ssn(rng)} closed.`);
     case 18: {
       const w = wallet(rng);
       if (w.startsWith('0x')) return neg('tx-hash', `tx 0x${hex(rng, 64)}`);
