@@ -22,6 +22,7 @@ import * as chars from './char-class.js';
 import { knownIssuer } from './card-issuers.js';
 import { luhnDoubled } from './checksums.js';
 import { groupedIbanEnd } from './iban.js';
+import { GATE_CARD } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { findDigitRuns } from './digit-runs.js';
 
@@ -253,7 +254,7 @@ export interface PaymentCardOptions {
  */
 export function createPaymentCardDetector(options: PaymentCardOptions = {}): PiiDetector {
   const requireIssuer = options.requireKnownIssuer ?? true;
-  return { type: 'payment_card', scan: (text, report, digits) => scan(text, report, requireIssuer, digits ?? findDigitRuns(text)) };
+  return { type: 'payment_card', scan: (text, report, digits) => scan(text, report, requireIssuer, digits ?? findDigitRuns(text)), gate: GATE_CARD };
 }
 
 /** Finds payment card numbers that pass the Luhn check and have a known IIN. */

@@ -33,6 +33,7 @@
  */
 import * as chars from './char-class.js';
 import { reportable, type ContextRule } from './context.js';
+import { GATE_PHONE } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { findDigitRuns } from './digit-runs.js';
 
@@ -271,4 +272,4 @@ function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
 }
 
 /** Finds phone numbers (see the module comment for the scoring table). */
-export const phoneDetector: PiiDetector = { type: 'phone', scan };
+export const phoneDetector: PiiDetector = { type: 'phone', scan, gate: GATE_PHONE };

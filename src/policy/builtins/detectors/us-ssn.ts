@@ -19,6 +19,7 @@
  */
 import { oneCharRepeated } from './char-class.js';
 import { reportable, type ContextRule } from './context.js';
+import { GATE_SSN } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { digitWindows } from './digit-groups.js';
 import { findDigitRuns } from './digit-runs.js';
@@ -66,4 +67,4 @@ function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
 }
 
 /** Finds US Social Security numbers: the separated form on its own, the bare form when named as such. */
-export const usSsnDetector: PiiDetector = { type: 'us_ssn', scan };
+export const usSsnDetector: PiiDetector = { type: 'us_ssn', scan, gate: GATE_SSN };
