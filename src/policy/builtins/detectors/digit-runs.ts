@@ -122,7 +122,10 @@ function viaIndexOf(text: string): DigitRuns {
     if (next[d] !== -1) live++;
   }
   if (live === 0) return NO_RUNS;
-  const runs = { count: 0, starts: new Int32Array(FIRST_CAPACITY), ends: new Int32Array(FIRST_CAPACITY) };
+  // Locals rather than a result object: this loop runs once per run.
+  let count = 0;
+  let starts = new Int32Array(FIRST_CAPACITY);
+  let ends = new Int32Array(FIRST_CAPACITY);
   let pos = 0;
   for (;;) {
     let start = -1;
@@ -132,19 +135,29 @@ function viaIndexOf(text: string): DigitRuns {
       if (at !== -1 && (start === -1 || at < start)) start = at;
     }
     if (start === -1) break;
-    let end = runEnd(text, start);
-    push(runs, start, end);
-    // Runs close behind this one, read directly.
+    // This run, then the runs close behind it, read directly.
+    let end = start;
     for (;;) {
+      end = runEnd(text, start);
+      if (count === starts.length) {
+        const grownStarts = new Int32Array(count * 2);
+        const grownEnds = new Int32Array(count * 2);
+        grownStarts.set(starts);
+        grownEnds.set(ends);
+        starts = grownStarts;
+        ends = grownEnds;
+      }
+      starts[count] = start;
+      ends[count] = end;
+      count++;
       const limit = Math.min(n, end + NEAR);
       let i = end + 1;
       while (i < limit && !isDigit(text.charCodeAt(i))) i++;
       if (i >= limit) break;
-      end = runEnd(text, i);
-      push(runs, i, end);
+      start = i;
     }
     pos = end;
     if (pos >= n) break;
   }
-  return runs;
+  return { count, starts, ends };
 }
