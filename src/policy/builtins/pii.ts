@@ -9,9 +9,10 @@
  * The detectors run in TypeScript rather than as Rego regexes because the
  * policy engine is wasm: every string Rego walks crosses the JS/wasm boundary
  * as JSON text, and Rego has no Luhn. Cost is linear in the body size: the
- * digit runs of each string are found once (one native regular-expression
- * pass) and shared by the detectors, which read only the text around them;
- * the e-mail detector jumps from "@" to "@".
+ * digit runs of each string are found once (digit-runs.ts) and shared by the
+ * detectors, which read only the text around them; one pass over those runs
+ * (gates.ts) tells which detectors can match at all, and the others are not
+ * run on that string; the e-mail detector jumps from "@" to "@".
  */
 import type { PiiDetector, PiiType, ReportSpan } from './detectors/detector.js';
 import { abaRoutingDetector } from './detectors/aba-routing.js';
@@ -143,9 +144,10 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
     return more;
   };
   /** Runs the detectors whose gate is open on `text`; false once the cap is reached. */
+  const gated = detectors.some((d) => d.gate !== undefined);
   const scanString = (text: string): boolean => {
     const digits = findDigitRuns(text);
-    const gates = computeGates(text, digits);
+    const gates = gated ? computeGates(text, digits) : 0;
     for (const detector of detectors) {
       if (detector.gate !== undefined && (gates & detector.gate) === 0) continue;
       type = detector.type;

@@ -53,6 +53,12 @@ function isUpper(code: number): boolean {
   return code >= 0x41 && code <= 0x5a;
 }
 
+/** Whether a "+" or "+(" stands right before `start`: the chain may be an international number. */
+function plusBefore(text: string, start: number): boolean {
+  const before = start > 0 ? text.charCodeAt(start - 1) : -1;
+  return before === PLUS || (before === OPEN && start > 1 && text.charCodeAt(start - 2) === PLUS);
+}
+
 /** Characters a phone candidate may have between two of its groups (phone.ts joins with at most two). */
 function isPhoneGap(code: number): boolean {
   return code === SPACE || code === HYPHEN || code === DOT || code === OPEN || code === CLOSE;
@@ -71,13 +77,14 @@ function isPhoneGap(code: number): boolean {
  */
 export function computeGates(text: string, runs: DigitRuns): number {
   const { count, starts, ends } = runs;
+  const n = text.length;
   let gates = 0;
   if (count === 0) return gates;
   // Chains of groups joined by one " " or "-" (cards, SSN, NHS): digits so far.
   let joinedDigits = 0;
-  // Phone chains: digits so far and whether the chain started after "+".
+  // Phone chains: digits so far and where the chain's first run starts.
   let phoneDigits = 0;
-  let phonePlus = false;
+  let phoneStart = 0;
   // IPv4: number of runs joined by single dots so far.
   let dotted = 0;
   // Wallets: end of the last word of letters and digits measured.
@@ -86,9 +93,12 @@ export function computeGates(text: string, runs: DigitRuns): number {
     const s = starts[r]!;
     const e = ends[r]!;
     const len = e - s;
-    // Join to the previous run by one character?
+    // The characters on either side of the run, read once for every gate.
+    const prev = s > 0 ? text.charCodeAt(s - 1) : -1;
+    const next = e < n ? text.charCodeAt(e) : -1;
+    // Joined to the previous run by one character?
     const gap = r > 0 ? s - ends[r - 1]! : -1;
-    const sep = gap === 1 ? text.charCodeAt(s - 1) : -1;
+    const sep = gap === 1 ? prev : -1;
     const joined = sep === SPACE || sep === HYPHEN;
 
     if (len === 9) gates |= GATE_SSN | GATE_ABA;
@@ -105,18 +115,17 @@ export function computeGates(text: string, runs: DigitRuns): number {
       if (a === 4 && b === 4 && len === 1 && sep === HYPHEN) gates |= GATE_ABA;
     }
 
-    let phoneJoined = gap >= 1 && gap <= 3;
-    for (let i = s - gap; phoneJoined && i < s; i++) phoneJoined = isPhoneGap(text.charCodeAt(i));
+    let phoneJoined = gap >= 1 && gap <= 3 && isPhoneGap(prev);
+    for (let i = s - gap; phoneJoined && i < s - 1; i++) phoneJoined = isPhoneGap(text.charCodeAt(i));
     if (phoneJoined) {
       phoneDigits += len;
     } else {
       phoneDigits = len;
-      const before = s > 0 ? text.charCodeAt(s - 1) : -1;
-      phonePlus = before === PLUS || (before === OPEN && s > 1 && text.charCodeAt(s - 2) === PLUS);
+      phoneStart = s;
     }
-    if (phoneDigits >= 10 || (phonePlus && phoneDigits >= 8)) gates |= GATE_PHONE;
+    if (phoneDigits >= 10 || (phoneDigits >= 8 && plusBefore(text, phoneStart))) gates |= GATE_PHONE;
 
-    if (len >= 2 && s >= 2 && isUpper(text.charCodeAt(s - 2)) && isUpper(text.charCodeAt(s - 1))) gates |= GATE_IBAN;
+    if (len >= 2 && isUpper(prev) && s >= 2 && isUpper(text.charCodeAt(s - 2))) gates |= GATE_IBAN;
 
     dotted = sep === DOT ? dotted + 1 : 1;
     if (dotted >= 4) gates |= GATE_IP;
@@ -126,9 +135,9 @@ export function computeGates(text: string, runs: DigitRuns): number {
     // already measured is skipped.
     if (s >= wordEnd && (gates & GATE_WALLET) === 0) {
       let a = s;
-      while (a > wordEnd && isAlnum(text.charCodeAt(a - 1))) a--;
+      if (isAlnum(prev)) while (a > wordEnd && isAlnum(text.charCodeAt(a - 1))) a--;
       let b = e;
-      while (b < text.length && isAlnum(text.charCodeAt(b))) b++;
+      if (isAlnum(next)) while (b < n && isAlnum(text.charCodeAt(b))) b++;
       wordEnd = b;
       if (b - a >= MIN_WALLET) gates |= GATE_WALLET;
     }
