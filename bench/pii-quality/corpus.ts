@@ -50,7 +50,7 @@ const hex = (rng: Rng, n: number): string => Array.from({ length: n }, () => '01
 // ---- check digits (independent implementations) --------------------------
 
 /** Luhn check digit for a body (digits without the check digit). */
-function luhnDigit(body: string): string {
+export function luhnDigit(body: string): string {
   let sum = 0;
   for (let i = 0; i < body.length; i++) {
     let d = Number(body[body.length - 1 - i]);
@@ -64,14 +64,14 @@ function luhnDigit(body: string): string {
 }
 
 /** Big-integer mod 97 of an IBAN rearranged for checking. */
-function ibanRemainder(s: string): number {
+export function ibanRemainder(s: string): number {
   const numeric = [...s].map((c) => (/[A-Z]/.test(c) ? String(c.charCodeAt(0) - 55) : c)).join('');
   return Number(BigInt(numeric) % 97n);
 }
 
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
-function base58Encode(bytes: Uint8Array): string {
+export function base58Encode(bytes: Uint8Array): string {
   let n = BigInt(`0x${Buffer.from(bytes).toString('hex')}`);
   let out = '';
   while (n > 0n) {
@@ -84,7 +84,7 @@ function base58Encode(bytes: Uint8Array): string {
 
 const BECH32 = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
 
-function bech32Encode(version: number, program: Uint8Array): string {
+export function bech32Encode(version: number, program: Uint8Array): string {
   const data = [version];
   let acc = 0;
   let bits = 0;
@@ -265,7 +265,7 @@ function ipv6(rng: Rng): string {
   return groups.join(':');
 }
 
-function eip55(lowerHex: string): string {
+export function eip55(lowerHex: string): string {
   const hash = keccak256(new TextEncoder().encode(lowerHex));
   return [...lowerHex].map((c, i) => (/[a-f]/.test(c) && ((hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 15) >= 8 ? c.toUpperCase() : c)).join('');
 }
@@ -407,7 +407,7 @@ function negative(rng: Rng): Piece {
     case 16:
       return neg('ssn-example', `SSN ${pick(rng, ['078-05-1120', '219-09-9999', '123-45-6789', '123456789'])} is the example`);
     case 17:
-      return neg('ssn-shape-no-context', `Case ${ssn(rng)} closed.`);
+      return neg('ssn-shape-case-number', `Case ${ssn(rng)} closed.`);
     case 18: {
       const w = wallet(rng);
       if (w.startsWith('0x')) return neg('tx-hash', `tx 0x${hex(rng, 64)}`);

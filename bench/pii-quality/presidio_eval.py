@@ -1,16 +1,23 @@
-"""Runs Presidio's predefined pattern recognizers on the PII quality corpus.
+"""Runs Presidio's predefined pattern recognizers on a PII quality corpus.
 
-Reads .scratch/pii-corpus.json (bench/pii-quality/generate.ts) and writes
-.scratch/presidio-findings.json: one list of {type, start, end, score} per
-sample, with Presidio entity names mapped to enclave-gate types.
+Reads a corpus written by bench/pii-quality/generate.ts (default
+.scratch/pii-corpus.json) and writes one list of {type, start, end, score}
+per sample (default .scratch/presidio-findings.json), with Presidio entity
+names mapped to enclave-gate types.
 
-No spaCy model is installable from PyPI, so there is no NLP engine. The
-recognizers run directly, and Presidio's own context enhancer runs on
-tokens from a blank spaCy English tokenizer with the lower-cased token as the
-lemma. That keeps Presidio's +0.35 context rule, which its pattern
-recognizers depend on, without a model. Usage:
+No spaCy model is installable from PyPI, so there is no trained NLP engine
+and no NER. The recognizers run directly, and Presidio's own context enhancer
+(LemmaContextAwareEnhancer, +0.35 for a context word) runs on tokens from a
+blank spaCy English tokenizer, with the lower-cased token as the lemma.
 
-    .scratch/venv/bin/python bench/pii-quality/presidio_eval.py
+The context step only fires when NlpArtifacts holds *keywords*, which
+NlpArtifacts derives from the lemmas through its NLP engine (dropping stop
+words and punctuation); with no engine it sets none, and every context word
+is ignored. BlankEnglishEngine below answers the two questions that step asks
+(is_stopword, is_punct) from the blank tokenizer's vocabulary, as Presidio's
+spaCy engine does from a model's, so Presidio gets its context. Usage:
+
+    bash bench/pii-quality/presidio.sh   # installs Presidio in .scratch/venv and runs this
 """
 
 import json
@@ -46,6 +53,19 @@ TYPES = {
 }
 
 
+class BlankEnglishEngine:
+    """The part of Presidio's NlpEngine that NlpArtifacts uses to pick context keywords."""
+
+    def __init__(self, nlp) -> None:
+        self._vocab = nlp.vocab
+
+    def is_stopword(self, word: str, language: str) -> bool:
+        return self._vocab[word].is_stop
+
+    def is_punct(self, word: str, language: str) -> bool:
+        return self._vocab[word].is_punct
+
+
 def main() -> None:
     # tldextract (used by the e-mail recognizer) tries to download the public
     # suffix list and logs a traceback offline before using its bundled copy.
@@ -68,8 +88,10 @@ def main() -> None:
     ]
     entities = list(TYPES)
     tokenizer = spacy.blank("en")
+    engine = BlankEnglishEngine(tokenizer)
     enhancer = LemmaContextAwareEnhancer()
     started = time.perf_counter()
+    artifacts_keywords_seen = []
     out = []
     for sample in samples:
         text = sample["text"]
@@ -79,9 +101,10 @@ def main() -> None:
             tokens=doc,
             tokens_indices=[t.idx for t in doc],
             lemmas=[t.lower_ for t in doc],
-            nlp_engine=None,
+            nlp_engine=engine,
             language="en",
         )
+        artifacts_keywords_seen.append(bool(artifacts.keywords))
         results = []
         for recognizer in recognizers:
             results.extend(recognizer.analyze(text, entities, artifacts) or [])
@@ -94,6 +117,8 @@ def main() -> None:
             ]
         )
     elapsed = time.perf_counter() - started
+    if not any(artifacts_keywords_seen):
+        raise SystemExit("presidio_eval: no context keywords were extracted; the context step would never fire")
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump({"elapsed_seconds": elapsed, "findings": out}, f)
     print(f"presidio: {len(samples)} samples in {elapsed:.1f} s -> {out_path}")

@@ -9,14 +9,16 @@
  * The detectors run in TypeScript rather than as Rego regexes because the
  * policy engine is wasm: every string Rego walks crosses the JS/wasm boundary
  * as JSON text, and Rego has no Luhn. Cost is linear in the body size: the
- * digit runs of each string are found once (one native regular-expression
- * pass) and shared by the detectors, which read only the text around them;
- * the e-mail detector jumps from "@" to "@".
+ * digit runs of each string are found once (digit-runs.ts) and shared by the
+ * detectors, which read only the text around them; one pass over those runs
+ * (gates.ts) tells which detectors can match at all, and the others are not
+ * run on that string; the e-mail detector jumps from "@" to "@".
  */
-import type { PiiDetector, PiiType } from './detectors/detector.js';
+import type { PiiDetector, PiiType, ReportSpan } from './detectors/detector.js';
 import { abaRoutingDetector } from './detectors/aba-routing.js';
 import { cryptoWalletDetector } from './detectors/crypto-wallet.js';
 import { findDigitRuns } from './detectors/digit-runs.js';
+import { computeGates } from './detectors/gates.js';
 import { emailDetector } from './detectors/email.js';
 import { ibanDetector } from './detectors/iban.js';
 import { ipAddressDetector } from './detectors/ip-address.js';
@@ -124,48 +126,65 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
   const findings: PiiFinding[] = [];
   if (max <= 0) return findings;
   const seen = new Set<object>();
+  // One report callback for the whole scan, reading what it needs from these
+  // variables, instead of a closure per string and detector.
+  let type: PiiType = 'email';
+  let node: Pending | undefined;
+  let path: string | undefined;
+  let keySpans: Array<{ type: PiiType; start: number; end: number }> | undefined;
+  let more = true;
+  const report: ReportSpan = (start, end) => {
+    if (keySpans !== undefined) {
+      keySpans.push({ type, start, end });
+      return true;
+    }
+    path ??= pointerOf(node!);
+    findings.push({ type, path, start, end });
+    more = findings.length < max;
+    return more;
+  };
+  /** Runs the detectors whose gate is open on `text`; false once the cap is reached. */
+  const gated = detectors.some((d) => d.gate !== undefined);
+  const scanString = (text: string): boolean => {
+    const digits = findDigitRuns(text);
+    const gates = gated ? computeGates(text, digits) : 0;
+    for (const detector of detectors) {
+      if (detector.gate !== undefined && (gates & detector.gate) === 0) continue;
+      type = detector.type;
+      detector.scan(text, report, digits);
+      if (!more) return false;
+    }
+    return true;
+  };
   // An explicit stack, not recursion: a body nested a million levels deep must
   // not overflow the call stack. Children are pushed in reverse so that they
   // pop in document order.
   const stack: Pending[] = [{ value, parent: undefined, token: '' }];
   while (stack.length > 0) {
-    const node = stack.pop()!;
-    const current = node.value;
-    if (typeof current === 'string') {
-      let path: string | undefined;
-      const digits = findDigitRuns(current);
-      for (const detector of detectors) {
-        let more = true;
-        detector.scan(current, (start, end) => {
-          path ??= pointerOf(node);
-          findings.push({ type: detector.type, path, start, end });
-          more = findings.length < max;
-          return more;
-        }, digits);
-        if (!more) return findings;
-      }
-    } else if (typeof current === 'object' && current !== null) {
-      if (seen.has(current)) continue;
-      seen.add(current);
-      if (Array.isArray(current)) {
-        for (let i = current.length - 1; i >= 0; i--) stack.push({ value: current[i], parent: node, token: String(i) });
+    const current = stack.pop()!;
+    const leaf = current.value;
+    if (typeof leaf === 'string') {
+      node = current;
+      path = undefined;
+      if (!scanString(leaf)) return findings;
+    } else if (typeof leaf === 'object' && leaf !== null) {
+      if (seen.has(leaf)) continue;
+      seen.add(leaf);
+      if (Array.isArray(leaf)) {
+        for (let i = leaf.length - 1; i >= 0; i--) stack.push({ value: leaf[i], parent: current, token: String(i) });
       } else {
-        const keys = Object.keys(current);
+        const keys = Object.keys(leaf);
         for (let i = keys.length - 1; i >= 0; i--) {
           const key = keys[i]!;
-          const keySpans: Array<{ type: PiiType; start: number; end: number }> = [];
-          const keyDigits = findDigitRuns(key);
-          for (const detector of detectors) {
-            detector.scan(key, (start, end) => {
-              keySpans.push({ type: detector.type, start, end });
-              return true;
-            }, keyDigits);
-          }
-          const child: Pending = { value: (current as Record<string, unknown>)[key], parent: node, token: keySpans.length > 0 ? REDACTED_KEY_TOKEN : key };
-          if (keySpans.length > 0) {
-            const path = pointerOf(child);
-            for (const span of keySpans) {
-              findings.push({ type: span.type, path, start: span.start, end: span.end, key: true });
+          const spans: Array<{ type: PiiType; start: number; end: number }> = [];
+          keySpans = spans;
+          scanString(key);
+          keySpans = undefined;
+          const child: Pending = { value: (leaf as Record<string, unknown>)[key], parent: current, token: spans.length > 0 ? REDACTED_KEY_TOKEN : key };
+          if (spans.length > 0) {
+            const keyPath = pointerOf(child);
+            for (const span of spans) {
+              findings.push({ type: span.type, path: keyPath, start: span.start, end: span.end, key: true });
               if (findings.length >= max) return findings;
             }
           }

@@ -218,6 +218,14 @@ describe('scanPii', () => {
     expect(JSON.stringify(findings)).not.toContain('carol');
   });
 
+  it('finds a card standing alone next to a card glued to a letter, in a request and in a response', () => {
+    const text = 'use 4000000000000002 4000000000000002x please';
+    const request = { messages: [{ role: 'user', content: text }] };
+    const response = { choices: [{ message: { role: 'assistant', content: text } }] };
+    expect(scanPii(request)).toEqual([{ type: 'payment_card', path: '/messages/0/content', start: 4, end: 20 }]);
+    expect(scanPii(response)).toEqual([{ type: 'payment_card', path: '/choices/0/message/content', start: 4, end: 20 }]);
+  });
+
   it('treats a plain string as one leaf with path ""', () => {
     expect(scanPii('bob@example.com 4111111111111111')).toEqual([
       { type: 'email', path: '', start: 0, end: 15 },

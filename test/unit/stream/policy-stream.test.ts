@@ -229,46 +229,63 @@ const emailArb = fc
 const fillerArb = fc.constantFrom(' ', ', ', ' und ', ' ☃ ', ' 😀 ', '. ', ' é ', '\n', ' the ', ' call ');
 const textArb = fc.array(fc.oneof(emailArb, cardArb, fillerArb, fc.constantFrom('ok', 'Grüße', 'x')), { minLength: 1, maxLength: 24 }).map((parts) => parts.join(''));
 
+/**
+ * Seeds on which the property below once failed (a card standing alone next
+ * to a card glued to a letter, "4000000000000002 4000000000000002a…", hid
+ * both numbers from the scanner), replayed on every run, and the shrunk
+ * counterexamples, replayed as explicit examples.
+ */
+const FAILING_SEEDS = [-1929250212, -357343821, 310159888];
+const FAILING_EXAMPLES: Array<[string, number[], number[], number]> = [
+  ['4000000000000002 4000000000000002a0@aa.com 4000000000000002', [1], [], 8],
+  ['4000000000000002 4000000000000002aa@aa.com ', [1], [], 8],
+  ['4000000000000002 4000000000000002aa@aa.comok', [1], [], 8],
+];
+
 describe('StreamPolicy property', () => {
+  it.each(FAILING_SEEDS)('holds on the seed %i, which once found a hidden card', (seed) => {
+    fc.assert(redactionProperty(), { numRuns: 300, seed, examples: FAILING_EXAMPLES });
+  });
+
   it('never releases a detected PII span, and the client text equals the non-streamed redaction, however the bytes are cut', () => {
-    fc.assert(
-      fc.property(
-        textArb,
-        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 40 }),
-        fc.array(fc.nat(), { maxLength: 30 }),
-        fc.integer({ min: 8, max: 80 }),
-        (text, pieceSizes, cutSeeds, windowChars) => {
-          const expected = expectedRedaction(text);
-          fc.pre(expected !== undefined);
-          // Text split into deltas of random sizes...
-          const pieces: string[] = [];
-          for (let i = 0, k = 0; i < text.length; k++) {
-            const n = pieceSizes[k % pieceSizes.length]!;
-            pieces.push(text.slice(i, i + n));
-            i += n;
-          }
-          // ...and the bytes re-chunked anywhere, even inside a UTF-8 character.
-          const bytes = enc(openAiChatStream(pieces));
-          const positions = [...new Set(cutSeeds.map((s) => s % bytes.length))].filter((p) => p > 0).sort((a, b) => a - b);
-          const released: string[] = [];
-          const policy = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll, windowChars });
-          for (const chunk of cut(bytes, positions)) released.push(...policy.push(chunk).map((b) => b.toString('utf8')));
-          released.push(...policy.end().map((b) => b.toString('utf8')));
-          const clientText = chatText(released.join(''));
-          expect(clientText).toBe(expected);
-          // Nothing a detector would flag reaches the client, in any single write or overall.
-          for (const f of scanPii(text)) {
-            const secret = text.slice(f.start, f.end);
-            if (f.type === 'email' || f.type === 'payment_card') expect(released.join('')).not.toContain(secret);
-          }
-          expect(scanPii(clientText).filter((f) => f.type === 'email' || f.type === 'payment_card')).toEqual([]);
-        },
-      ),
-      { numRuns: 300 },
-    );
+    fc.assert(redactionProperty(), { numRuns: 300, examples: FAILING_EXAMPLES });
   });
 });
 
+function redactionProperty() {
+  return fc.property(
+    textArb,
+    fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 40 }),
+    fc.array(fc.nat(), { maxLength: 30 }),
+    fc.integer({ min: 8, max: 80 }),
+    (text, pieceSizes, cutSeeds, windowChars) => {
+      const expected = expectedRedaction(text);
+      fc.pre(expected !== undefined);
+      // Text split into deltas of random sizes...
+      const pieces: string[] = [];
+      for (let i = 0, k = 0; i < text.length; k++) {
+        const n = pieceSizes[k % pieceSizes.length]!;
+        pieces.push(text.slice(i, i + n));
+        i += n;
+      }
+      // ...and the bytes re-chunked anywhere, even inside a UTF-8 character.
+      const bytes = enc(openAiChatStream(pieces));
+      const positions = [...new Set(cutSeeds.map((s) => s % bytes.length))].filter((p) => p > 0).sort((a, b) => a - b);
+      const released: string[] = [];
+      const policy = new StreamPolicy({ format: 'sse', protocol: 'openai-chat', requestId: 'r', decide: redactAll, windowChars });
+      for (const chunk of cut(bytes, positions)) released.push(...policy.push(chunk).map((b) => b.toString('utf8')));
+      released.push(...policy.end().map((b) => b.toString('utf8')));
+      const clientText = chatText(released.join(''));
+      expect(clientText).toBe(expected);
+      // Nothing a detector would flag reaches the client, in any single write or overall.
+      for (const f of scanPii(text)) {
+        const secret = text.slice(f.start, f.end);
+        if (f.type === 'email' || f.type === 'payment_card') expect(released.join('')).not.toContain(secret);
+      }
+      expect(scanPii(clientText).filter((f) => f.type === 'email' || f.type === 'payment_card')).toEqual([]);
+    },
+  );
+}
 /** Ollama /api/chat NDJSON lines carrying `parts` as message content, then the done line. */
 function ollamaChatStream(parts: readonly string[]): string {
   const line = (content: string, done: boolean) => `${JSON.stringify({ model: 'm', message: { role: 'assistant', content }, done })}\n`;

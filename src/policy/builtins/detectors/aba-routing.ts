@@ -11,6 +11,7 @@
 import { oneCharRepeated } from './char-class.js';
 import { abaValid } from './checksums.js';
 import { reportable, type ContextRule } from './context.js';
+import { GATE_ABA } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { digitWindows } from './digit-groups.js';
 import { findDigitRuns } from './digit-runs.js';
@@ -41,4 +42,4 @@ function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
 }
 
 /** Finds ABA routing numbers named as such by nearby text. */
-export const abaRoutingDetector: PiiDetector = { type: 'aba_routing', scan };
+export const abaRoutingDetector: PiiDetector = { type: 'aba_routing', scan, gate: GATE_ABA };

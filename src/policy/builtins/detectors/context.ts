@@ -41,7 +41,15 @@ export const CONTEXT_WINDOW = 40;
 export function contextBefore(text: string, start: number, words: readonly string[]): boolean {
   if (words.length === 0 || start <= 0) return false;
   const from = sentenceStart(text, Math.max(0, start - CONTEXT_WINDOW), start);
-  const window = text.slice(from, start).toLowerCase();
+  return hasContextWord(text, from, text.slice(from, start).toLowerCase(), words);
+}
+
+/**
+ * Whether one of `words` occurs, as {@link contextBefore} defines it, in
+ * `window`: text[from, start) in lower case. Split out so that a candidate's
+ * window is cut and lower-cased once for both word lists.
+ */
+function hasContextWord(text: string, from: number, window: string, words: readonly string[]): boolean {
   for (const word of words) {
     for (let at = window.indexOf(word); at !== -1; at = window.indexOf(word, at + 1)) {
       const before = at > 0 ? window.charCodeAt(at - 1) : -1;
@@ -97,9 +105,12 @@ export interface ContextRule {
  * word precedes the candidate, minus it if a negative word does.
  */
 export function scoreCandidate(text: string, start: number, base: number, rule: ContextRule): number {
+  if (start <= 0) return base;
+  const from = sentenceStart(text, Math.max(0, start - CONTEXT_WINDOW), start);
+  const window = text.slice(from, start).toLowerCase();
   let score = base;
-  if (contextBefore(text, start, rule.positive)) score += CONTEXT_BONUS;
-  if (contextBefore(text, start, rule.negative)) score -= CONTEXT_BONUS;
+  if (rule.positive.length > 0 && hasContextWord(text, from, window, rule.positive)) score += CONTEXT_BONUS;
+  if (rule.negative.length > 0 && hasContextWord(text, from, window, rule.negative)) score -= CONTEXT_BONUS;
   return score;
 }
 

@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 
 import * as chars from './char-class.js';
+import { GATE_WALLET } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { findDigitRuns } from './digit-runs.js';
 import { keccak256 } from './keccak.js';
@@ -169,4 +170,4 @@ function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
 }
 
 /** Finds Bitcoin and Ethereum addresses that pass their checksums. */
-export const cryptoWalletDetector: PiiDetector = { type: 'crypto_wallet', scan };
+export const cryptoWalletDetector: PiiDetector = { type: 'crypto_wallet', scan, gate: GATE_WALLET };

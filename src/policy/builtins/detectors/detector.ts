@@ -41,4 +41,10 @@ export interface PiiDetector {
    * that uses them finds them itself when they are not given.
    */
   scan(text: string, report: ReportSpan, digits?: DigitRuns): void;
+  /**
+   * A GATE_* bit of gates.ts whose condition every match of this detector
+   * satisfies. scanPii skips the detector on a string where that gate is
+   * closed; without one the detector always runs.
+   */
+  readonly gate?: number;
 }

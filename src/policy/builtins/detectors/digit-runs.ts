@@ -36,7 +36,7 @@ const INDEX_OF_FROM = 128;
 const DIGIT_CHARS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
 
 /** How far after a run the next digit is looked for one character at a time. */
-const NEAR = 16;
+const NEAR = 48;
 
 /**
  * Finds the digit runs of `text` (a shared empty result when there is none).
@@ -53,26 +53,6 @@ const NEAR = 16;
  */
 export function findDigitRuns(text: string): DigitRuns {
   return text.length < INDEX_OF_FROM ? viaRegExp(text) : viaIndexOf(text);
-}
-
-interface Builder {
-  count: number;
-  starts: Int32Array;
-  ends: Int32Array;
-}
-
-function add(runs: Builder, start: number, end: number): void {
-  if (runs.count === runs.starts.length) {
-    const starts = new Int32Array(runs.count * 2);
-    const ends = new Int32Array(runs.count * 2);
-    starts.set(runs.starts);
-    ends.set(runs.ends);
-    runs.starts = starts;
-    runs.ends = ends;
-  }
-  runs.starts[runs.count] = start;
-  runs.ends[runs.count] = end;
-  runs.count++;
 }
 
 /**
@@ -92,14 +72,36 @@ function runEnd(text: string, start: number): number {
   return end;
 }
 
+/** Initial capacity of a result; doubled as needed. */
+const FIRST_CAPACITY = 32;
+
+/**
+ * Appends the run [start, end) to `runs`, growing its arrays when full; one
+ * function for both search strategies, kept small so that it inlines.
+ */
+function push(runs: { count: number; starts: Int32Array; ends: Int32Array }, start: number, end: number): void {
+  const count = runs.count;
+  if (count === runs.starts.length) {
+    const starts = new Int32Array(count * 2);
+    const ends = new Int32Array(count * 2);
+    starts.set(runs.starts);
+    ends.set(runs.ends);
+    runs.starts = starts;
+    runs.ends = ends;
+  }
+  runs.starts[count] = start;
+  runs.ends[count] = end;
+  runs.count = count + 1;
+}
+
 function viaRegExp(text: string): DigitRuns {
   DIGIT.lastIndex = 0;
   if (!DIGIT.test(text)) return NO_RUNS;
-  const runs: Builder = { count: 0, starts: new Int32Array(8), ends: new Int32Array(8) };
+  const runs = { count: 0, starts: new Int32Array(8), ends: new Int32Array(8) };
   for (;;) {
     const start = DIGIT.lastIndex - 1;
     const end = runEnd(text, start);
-    add(runs, start, end);
+    push(runs, start, end);
     // text[end] is not a digit, so the next search finds the next run's start.
     if (end >= text.length) break;
     DIGIT.lastIndex = end + 1;
@@ -120,7 +122,10 @@ function viaIndexOf(text: string): DigitRuns {
     if (next[d] !== -1) live++;
   }
   if (live === 0) return NO_RUNS;
-  const runs: Builder = { count: 0, starts: new Int32Array(32), ends: new Int32Array(32) };
+  // Locals rather than a result object: this loop runs once per run.
+  let count = 0;
+  let starts = new Int32Array(FIRST_CAPACITY);
+  let ends = new Int32Array(FIRST_CAPACITY);
   let pos = 0;
   for (;;) {
     let start = -1;
@@ -130,19 +135,29 @@ function viaIndexOf(text: string): DigitRuns {
       if (at !== -1 && (start === -1 || at < start)) start = at;
     }
     if (start === -1) break;
-    let end = runEnd(text, start);
-    add(runs, start, end);
-    // Runs close behind this one, read directly.
+    // This run, then the runs close behind it, read directly.
+    let end = start;
     for (;;) {
+      end = runEnd(text, start);
+      if (count === starts.length) {
+        const grownStarts = new Int32Array(count * 2);
+        const grownEnds = new Int32Array(count * 2);
+        grownStarts.set(starts);
+        grownEnds.set(ends);
+        starts = grownStarts;
+        ends = grownEnds;
+      }
+      starts[count] = start;
+      ends[count] = end;
+      count++;
       const limit = Math.min(n, end + NEAR);
       let i = end + 1;
       while (i < limit && !isDigit(text.charCodeAt(i))) i++;
       if (i >= limit) break;
-      end = runEnd(text, i);
-      add(runs, i, end);
+      start = i;
     }
     pos = end;
     if (pos >= n) break;
   }
-  return runs;
+  return { count, starts, ends };
 }

@@ -13,6 +13,7 @@
  */
 import * as chars from './char-class.js';
 import { ibanMod97Valid } from './checksums.js';
+import { GATE_IBAN } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { findDigitRuns } from './digit-runs.js';
 
@@ -116,4 +117,4 @@ export function groupedIbanEnd(text: string, runStart: number): number {
 }
 
 /** Finds IBANs that have their country's length and a valid MOD 97-10 check. */
-export const ibanDetector: PiiDetector = { type: 'iban', scan };
+export const ibanDetector: PiiDetector = { type: 'iban', scan, gate: GATE_IBAN };

@@ -27,6 +27,7 @@
  */
 import * as chars from './char-class.js';
 import { reportable, type ContextRule } from './context.js';
+import { GATE_IP } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { findDigitRuns } from './digit-runs.js';
 
@@ -194,4 +195,4 @@ function isDocumentationV6(text: string, start: number): boolean {
 }
 
 /** Finds IPv4 and IPv6 addresses (see the module comment for what is left out). */
-export const ipAddressDetector: PiiDetector = { type: 'ip_address', scan };
+export const ipAddressDetector: PiiDetector = { type: 'ip_address', scan, gate: GATE_IP };

@@ -22,6 +22,7 @@ import * as chars from './char-class.js';
 import { knownIssuer } from './card-issuers.js';
 import { luhnDoubled } from './checksums.js';
 import { groupedIbanEnd } from './iban.js';
+import { GATE_CARD } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { findDigitRuns } from './digit-runs.js';
 
@@ -70,21 +71,33 @@ function glued(text: string, before: number, after: number): { left: boolean; ri
 /** How far past a run of digit groups to look for letters of a hyphenated identifier. */
 const IDENTIFIER_REACH = 48;
 
+/** Characters of a word-like token: letters, digits, "_" and "-" ("22262966-3733-abaa", "SKU-4111", "4111x"). */
+function isTokenChar(c: number): boolean {
+  return c === HYPHEN || isDigit(c) || inClass(WORD, c);
+}
+
+/** True for ASCII letters ("_" glues, but is not a letter). */
+function isLetter(c: number): boolean {
+  return inClass(WORD, c) && c !== 0x5f;
+}
+
 /**
- * Whether the digits in text[start, end) are part of a hyphen-joined
- * identifier that also holds letters, such as a UUID whose first groups happen
- * to be all digits ("22262966-3733-4317-abaa-…"): such runs are ids, not card
- * numbers. The walk is bounded, so a scan stays linear.
+ * Whether the digit groups in text[start, end), which only hyphens join,
+ * belong to an identifier: the word-like token around them (letters, digits,
+ * "_", "-"; see {@link isTokenChar}) holds a letter. A UUID whose first groups
+ * happen to be all digits ("22262966-3733-4317-abaa-…"), a serial
+ * ("4000000000000002x", "SN-4111…"), a hex id: none of their digits are a
+ * card. A space ends a token, so a card printed in space-separated groups is
+ * several letter-free tokens, and a token glued to a letter next to it
+ * ("4000000000000002 4000000000000002x") does not make its neighbour an
+ * identifier. The walk is bounded, so a scan stays linear.
  */
-function inHyphenatedIdentifier(text: string, start: number, end: number): boolean {
-  const isPart = (c: number): boolean => c === HYPHEN || isDigit(c) || inClass(WORD, c);
-  // Only a run that a hyphen, or a letter on its right, joins to something else can be part of one.
-  if (text.charCodeAt(start - 1) !== HYPHEN && text.charCodeAt(end) !== HYPHEN && !inClass(WORD, text.charCodeAt(end))) return false;
-  for (let i = start - 1, k = 0; i >= 0 && k < IDENTIFIER_REACH && isPart(text.charCodeAt(i)); i--, k++) {
-    if (inClass(WORD, text.charCodeAt(i)) && text.charCodeAt(i) !== 0x5f) return true;
+function isIdentifierToken(text: string, start: number, end: number): boolean {
+  for (let i = start - 1, k = 0; i >= 0 && k < IDENTIFIER_REACH && isTokenChar(text.charCodeAt(i)); i--, k++) {
+    if (isLetter(text.charCodeAt(i))) return true;
   }
-  for (let i = end, k = 0; i < text.length && k < IDENTIFIER_REACH && isPart(text.charCodeAt(i)); i++, k++) {
-    if (inClass(WORD, text.charCodeAt(i)) && text.charCodeAt(i) !== 0x5f) return true;
+  for (let i = end, k = 0; i < text.length && k < IDENTIFIER_REACH && isTokenChar(text.charCodeAt(i)); i++, k++) {
+    if (isLetter(text.charCodeAt(i))) return true;
   }
   return false;
 }
@@ -143,21 +156,33 @@ function scanRun(
   offset[groups] = k;
 
   const edge = glued(text, starts[0]! - 1, ends[groups - 1]!);
-  // Hyphen-joined with letters around it (a UUID, a serial): an identifier, never a card.
-  if (inHyphenatedIdentifier(text, starts[0]!, ends[groups - 1]!)) return true;
+  // The run's groups form tokens separated by spaces. Only the first token
+  // can reach letters on its left and only the last on its right (inside the
+  // run every token is bounded by spaces), so an identifier token (a UUID, a
+  // serial; see isIdentifierToken) can only be at either end: windows start
+  // after the first token if it is one and end before the last if that is.
+  let firstToken = 0;
+  while (firstToken + 1 < groups && text.charCodeAt(ends[firstToken]!) === HYPHEN) firstToken++;
+  let lastToken = groups - 1;
+  while (lastToken > 0 && text.charCodeAt(ends[lastToken - 1]!) === HYPHEN) lastToken--;
+  let lowest = first;
+  let highest = groups - 1;
+  if (isIdentifierToken(text, starts[0]!, ends[firstToken]!)) lowest = Math.max(lowest, firstToken + 1);
+  if (isIdentifierToken(text, starts[lastToken]!, ends[groups - 1]!)) highest = lastToken - 1;
+  if (lowest > highest) return true;
   // For start group s, the candidate end groups are lo..hi: lo is the first
   // whose window reaches 13 digits, hi the last within 19. Both only move
   // forward as s does, so finding them is amortised O(1); the longest valid
   // window wins, hence the downward search.
-  let lo = first;
-  let hi = first;
-  let s = first;
-  while (s < groups) {
+  let lo = lowest;
+  let hi = lowest;
+  let s = lowest;
+  while (s <= highest) {
     const a = offset[s]!;
     lo = Math.max(lo, s);
-    while (lo < groups && offset[lo + 1]! - a < MIN_DIGITS) lo++;
+    while (lo <= highest && offset[lo + 1]! - a < MIN_DIGITS) lo++;
     hi = Math.max(hi, s);
-    while (hi + 1 < groups && offset[hi + 2]! - a <= MAX_DIGITS) hi++;
+    while (hi + 1 <= highest && offset[hi + 2]! - a <= MAX_DIGITS) hi++;
     let best = -1;
     for (let e = hi; e >= lo; e--) {
       const b = offset[e + 1]!;
@@ -229,7 +254,7 @@ export interface PaymentCardOptions {
  */
 export function createPaymentCardDetector(options: PaymentCardOptions = {}): PiiDetector {
   const requireIssuer = options.requireKnownIssuer ?? true;
-  return { type: 'payment_card', scan: (text, report, digits) => scan(text, report, requireIssuer, digits ?? findDigitRuns(text)) };
+  return { type: 'payment_card', scan: (text, report, digits) => scan(text, report, requireIssuer, digits ?? findDigitRuns(text)), gate: GATE_CARD };
 }
 
 /** Finds payment card numbers that pass the Luhn check and have a known IIN. */

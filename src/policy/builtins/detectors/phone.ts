@@ -33,6 +33,7 @@
  */
 import * as chars from './char-class.js';
 import { reportable, type ContextRule } from './context.js';
+import { GATE_PHONE } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { findDigitRuns } from './digit-runs.js';
 
@@ -161,15 +162,29 @@ function read(text: string, start: number): Candidate {
  */
 function baseScore(c: Candidate, k: number): number {
   if (k > 7) return -1;
-  const groups = c.groups.slice(0, k);
-  const joins = new Set(c.joins.slice(0, k - 1));
+  // Read in place rather than through slices and a Set: this runs for every
+  // candidate, and PII-dense text has many.
+  const groups = c.groups;
   let count = 0;
-  for (const g of groups) count += g;
+  let largest = 0;
+  for (let g = 0; g < k; g++) {
+    count += groups[g]!;
+    if (groups[g]! > largest) largest = groups[g]!;
+  }
   if (count > 15) return -1;
-  const digits = c.digits.slice(0, count);
-  if (joins.has(DOT) && joins.size > 1) return -1;
+  let dots = false;
+  let spaces = false;
+  let others = false;
+  for (let j = 0; j < k - 1; j++) {
+    const join = c.joins[j];
+    if (join === DOT) dots = true;
+    else others = true;
+    if (join === SPACE) spaces = true;
+  }
+  if (dots && others) return -1;
   // Four dotted groups of at most three digits is an IPv4 address, not a phone.
-  if (joins.has(DOT) && k === 4 && groups.every((g) => g <= 3)) return -1;
+  if (dots && k === 4 && largest <= 3) return -1;
+  const digits = c.digits.slice(0, count);
   if (c.plus) {
     // After "+CC" a one-digit area code is normal ("+33 1 …", "+81 3-…"); the
     // last group still needs two digits.
@@ -183,7 +198,7 @@ function baseScore(c: Candidate, k: number): number {
   if (!trunk && !nanp(digits)) return -1;
   if (k === 1) return 0.2;
   if (c.parenGroup !== -1 && c.parenGroup < k && !trunk) return 0.6;
-  if (!trunk && count === 10 && k === 3 && groups[0] === 3 && groups[1] === 3 && groups[2] === 4 && !joins.has(SPACE)) return 0.5;
+  if (!trunk && count === 10 && k === 3 && groups[0] === 3 && groups[1] === 3 && groups[2] === 4 && !spaces) return 0.5;
   return 0.4;
 }
 
@@ -271,4 +286,4 @@ function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
 }
 
 /** Finds phone numbers (see the module comment for the scoring table). */
-export const phoneDetector: PiiDetector = { type: 'phone', scan };
+export const phoneDetector: PiiDetector = { type: 'phone', scan, gate: GATE_PHONE };

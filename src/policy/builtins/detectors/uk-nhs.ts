@@ -10,6 +10,7 @@
 import { oneCharRepeated } from './char-class.js';
 import { nhsValid } from './checksums.js';
 import { reportable, type ContextRule } from './context.js';
+import { GATE_NHS } from './gates.js';
 import type { DigitRuns, PiiDetector, ReportSpan } from './detector.js';
 import { digitWindows } from './digit-groups.js';
 import { findDigitRuns } from './digit-runs.js';
@@ -34,4 +35,4 @@ function scan(text: string, report: ReportSpan, digits?: DigitRuns): void {
 }
 
 /** Finds NHS numbers named as such by nearby text. */
-export const ukNhsDetector: PiiDetector = { type: 'uk_nhs', scan };
+export const ukNhsDetector: PiiDetector = { type: 'uk_nhs', scan, gate: GATE_NHS };

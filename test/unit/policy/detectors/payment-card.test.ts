@@ -68,6 +68,33 @@ describe('payment card IIN ranges', () => {
     expect(matches(paymentCardDetector, 'card 4111-1111-1111-1111-')).toEqual(['4111-1111-1111-1111']);
   });
 
+  describe('a card standing alone is found whatever token sits next to it', () => {
+    const card = '4000000000000002';
+    it.each([
+      ['a card glued to a letter on its right', `${card} ${card}x`, [card]],
+      ['a card glued to a letter on its left', `x${card} ${card}`, [card]],
+      ['the glued card first', `${card}x ${card}`, [card]],
+      ['a card glued on its left after the card', `${card} x${card}`, [card]],
+      ['a hex id joined by a hyphen after the card', `${card} ${card}-abcd`, [card]],
+      ['a hex id joined by a hyphen before the card', `deadbeef-${card} ${card}`, [card]],
+      ['an underscore-glued token after the card', `${card} ${card}_v2`, [card]],
+      ['three cards separated by single spaces', `${card} ${card} ${card}`, [card, card, card]],
+      ['dash-grouped card between identifiers', `a-${card} 4111-1111-1111-1111 ${card}b`, ['4111-1111-1111-1111']],
+      ['space-grouped card then a letter-digit token', '4111 1111 1111 1111 ab12', ['4111 1111 1111 1111']],
+      ['space-grouped card then a glued card', `4111 1111 1111 1111 ${card}x`, ['4111 1111 1111 1111']],
+    ])('%s', (_label, text, expected) => {
+      expect(matches(paymentCardDetector, text)).toEqual(expected);
+    });
+
+    it.each([
+      ['a card glued to a letter', `${card}x`],
+      ['a dash-grouped card glued to a letter', 'id 4111-1111-1111-1111x'],
+      ['a hex id holding card-shaped digit groups', `ab12-${card}-cd34`],
+    ])('still treats %s as an identifier', (_label, text) => {
+      expect(matches(paymentCardDetector, text)).toEqual([]);
+    });
+  });
+
   it('does not join a phone number and a date into a card', () => {
     expect(matches(paymentCardDetector, 'fax +33 5 64 72 94 95 03-19-2014')).toEqual([]);
   });

@@ -10,13 +10,24 @@ describe('US SSN detector', () => {
     ['ssn 536221945 on file', '536221945'],
     ['Social-Security no. 001-01-0001', '001-01-0001'],
     ['SSNs: 536-22-1945 and 412-67-8901', '536-22-1945'],
+    ['the canonical form alone: she wrote 536-22-1945 on the form', '536-22-1945'],
+    ['the canonical form alone: 412-67-8901', '412-67-8901'],
+    ['spaced, without a context word: she gave 536 22 1945 twice', '536 22 1945'],
   ])('finds the SSN in %j', (text, expected) => {
     expect(matches(usSsnDetector, text)[0]).toBe(expected);
   });
 
+  it('reports each separated SSN in a list, context word or not', () => {
+    expect(matches(usSsnDetector, 'SSN 666-01-2345, hers 536-22-1945, then 412-67-8901')).toEqual(['536-22-1945', '412-67-8901']);
+  });
+
   it.each([
-    ['no context', 'case 536-22-1945 closed'],
-    ['context for an earlier number', 'SSN 666-01-2345, case 536-22-1945'],
+    ['nine bare digits without a context word', 'case 536221945 closed'],
+    ['nine bare digits whose context word names an earlier number', 'SSN 666-01-2345, case 536221945'],
+    ['the separated form after a word naming something else (order)', 'order 536-22-1945 shipped'],
+    ['the separated form after a word naming something else (ITIN)', 'ITIN 536-22-1945'],
+    ['the separated form after a word naming something else (phone)', 'phone 536 22 1945'],
+    ['the separated form after a word naming something else (case)', 'Case 536-22-1945 closed.'],
     ['area 000', 'SSN 000-22-1945'],
     ['area 666', 'SSN 666-22-1945'],
     ['area 9xx (ITIN range)', 'SSN 912-72-1945'],
