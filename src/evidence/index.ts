@@ -11,6 +11,8 @@ import { createCachingProvider, type CachingOptions } from './caching.js';
 import { DEFAULT_CONFIGFS_ROOT, createConfigfsTsmProvider, type TsmFileSystem } from './configfs-tsm.js';
 import { DEFAULT_DSTACK_SOCKET, createDstackProvider } from './dstack.js';
 import { DEFAULT_GRAMINE_DEVICE, createGramineProvider } from './gramine.js';
+import { DEFAULT_NSM_DEVICE, createNitroProvider } from './nitro.js';
+import type { IoctlOpener } from './native-ioctl.js';
 import type { EvidenceProvider, HardwareProviderName, ProbingProvider, ProviderName } from './provider.js';
 import { createSimulatedProvider, type SimulatedProviderOptions } from './simulated.js';
 
@@ -19,6 +21,8 @@ export { DEFAULT_SIMULATED_MEASUREMENT, createSimulatedProvider } from './simula
 export { createConfigfsTsmProvider, DEFAULT_CONFIGFS_ROOT, type ConfigfsTsmOptions, type TsmFileSystem } from './configfs-tsm.js';
 export { createGramineProvider, DEFAULT_GRAMINE_DEVICE, type GramineOptions } from './gramine.js';
 export { createDstackProvider, DEFAULT_DSTACK_SOCKET, DSTACK_GET_QUOTE, type DstackOptions } from './dstack.js';
+export { createNitroProvider, DEFAULT_NSM_DEVICE, NSM_IOCTL_RAW, encodeNsmAttestationRequest, type NitroOptions } from './nitro.js';
+export { nativeIoctlOpener, type IoctlDevice, type IoctlOpener } from './native-ioctl.js';
 export { createAutoProvider, detectProvider, type AutoProvider, type Detection, type DetectionStep } from './auto.js';
 export { createCachingProvider, type CachingOptions, type CachingProvider, type CachingStats } from './caching.js';
 export { GHCB_CERT_GUID, parseGhcbCertTable } from './ghcb-cert-table.js';
@@ -39,6 +43,10 @@ export interface ProviderOptions {
    * them, with defaults when absent; `simulated` only when this is given.
    */
   readonly cache?: CachingOptions;
+  /** Nitro Secure Module device (default /dev/nsm). */
+  readonly nsmDevice?: string;
+  /** Stand-in for the NSM ioctl, for tests only. */
+  readonly nsmOpen?: IoctlOpener;
   /** Stand-in for configfs, for tests only. */
   readonly configfsFileSystem?: TsmFileSystem;
 }
@@ -48,6 +56,7 @@ const REQUIREMENTS: Record<HardwareProviderName, (o: ProviderOptions) => { path:
   'configfs-tsm': (o) => ({ path: o.configfsRoot ?? DEFAULT_CONFIGFS_ROOT, needs: 'an SEV-SNP or TDX guest on Linux ≥ 6.7 with configfs mounted' }),
   gramine: (o) => ({ path: o.gramineDevice ?? DEFAULT_GRAMINE_DEVICE, needs: 'running inside a Gramine SGX enclave' }),
   dstack: (o) => ({ path: o.dstackSocket ?? DEFAULT_DSTACK_SOCKET, needs: 'a dstack TDX guest with the guest agent socket mounted' }),
+  nitro: (o) => ({ path: o.nsmDevice ?? DEFAULT_NSM_DEVICE, needs: 'an AWS Nitro Enclave with the nsm driver' }),
 };
 
 function hardware(name: HardwareProviderName, options: ProviderOptions): ProbingProvider {
@@ -61,6 +70,11 @@ function hardware(name: HardwareProviderName, options: ProviderOptions): Probing
       return createGramineProvider(options.gramineDevice === undefined ? {} : { device: options.gramineDevice });
     case 'dstack':
       return createDstackProvider(options.dstackSocket === undefined ? {} : { socket: options.dstackSocket });
+    case 'nitro':
+      return createNitroProvider({
+        ...(options.nsmDevice === undefined ? {} : { device: options.nsmDevice }),
+        ...(options.nsmOpen === undefined ? {} : { open: options.nsmOpen }),
+      });
   }
 }
 
@@ -76,12 +90,13 @@ export function createProvider(name: ProviderName, options: ProviderOptions = {}
     return options.cache === undefined ? simulated : createCachingProvider(simulated, options.cache);
   }
   if (name === 'auto') {
-    const candidates = (['configfs-tsm', 'gramine', 'dstack'] as const).map((n) => hardware(n, options));
+    const candidates = (['configfs-tsm', 'gramine', 'dstack', 'nitro'] as const).map((n) => hardware(n, options));
     return createCachingProvider(createAutoProvider(candidates), options.cache);
   }
   const { path, needs } = REQUIREMENTS[name](options);
-  // configfs-tsm's root may be an injected stand-in; its facade reports a missing root itself.
-  if (options.configfsFileSystem === undefined || name !== 'configfs-tsm') {
+  // configfs-tsm's root and the NSM may be injected stand-ins; their providers report a missing path themselves.
+  const injected = (name === 'configfs-tsm' && options.configfsFileSystem !== undefined) || (name === 'nitro' && options.nsmOpen !== undefined);
+  if (!injected) {
     if (!existsSync(path)) {
       throw new EnclaveGateError('EG_ATTESTATION_UNAVAILABLE', `attestation provider "${name}" is not available on this host: ${path} does not exist (needs ${needs})`, {
         details: { provider: name, path },

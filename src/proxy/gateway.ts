@@ -99,6 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         configfsRoot: config.attestation.configfsRoot,
         gramineDevice: config.attestation.gramineDevice,
         dstackSocket: config.attestation.dstackSocket,
+        nsmDevice: config.attestation.nsmDevice,
         cache: {
           minIntervalMs: config.attestation.minQuoteIntervalMs,
           maxWaitMs: config.attestation.maxQuoteWaitMs,

@@ -60,7 +60,7 @@ export function createFreshnessResponder(options: FreshnessOptions): FreshnessRe
     const claims = encodeClaims({ pubkeyHash: hashEntry('sha-384', spki), policyHash: options.policyHash(), nonce, tlsExporter });
     let evidence;
     try {
-      evidence = await options.provider.getEvidence(reportDataFor(claims));
+      evidence = await options.provider.getEvidence(reportDataFor(claims), { publicKey: spki, nonce });
     } catch (cause) {
       // The provider's own quote limiter (evidence/caching.ts) refuses bursts
       // the bucket above let through; tell the client when to come back.

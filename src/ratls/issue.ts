@@ -107,7 +107,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
     const spki = new Uint8Array(await webcrypto.subtle.exportKey('spki', keys.publicKey));
     const claims: RatlsClaims = { pubkeyHash: hashEntry('sha-384', spki), policyHash: options.policyHash };
     const claimsBuffer = encodeClaims(claims);
-    const evidence = await options.provider.getEvidence(reportDataFor(claimsBuffer));
+    const evidence = await options.provider.getEvidence(reportDataFor(claimsBuffer), { publicKey: spki });
     const tagged = encodeTaggedEvidence({ tag: evidence.tag, evidence: evidence.evidence, claims: claimsBuffer });
 
     const extensions: x509.Extension[] = [

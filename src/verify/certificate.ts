@@ -329,6 +329,7 @@ function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): TaggedEviden
 /** Endorsements from the options, else the stapled extension. */
 function endorsementSources(tag: number, stapled: Uint8Array | undefined, options: VerifyCertificateOptions, ctx: VerifyContext): EvidenceSources {
   const base: EvidenceSources = {
+    ...(options.nitroRoots === undefined ? {} : { nitroRoots: options.nitroRoots }),
     ...(options.product === undefined ? {} : { product: options.product }),
     ...(options.chainCache === undefined ? {} : { chainCache: options.chainCache }),
   };
@@ -439,6 +440,8 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
   }
   ctx.transcript.pass('ratls.report-data', 'report data is SHA-256(claims buffer) followed by 32 zero bytes');
 
+  if (evidence.platform === 'nitro') checkNitroFields(evidence, cert.spki, claims, ctx);
+
   if (expect.nonce !== undefined) {
     if (!sameBytes(claims.nonce, expect.nonce)) fail(ctx, 'fresh.nonce', 'EG_VERIFY_BINDING', 'the answer does not carry the nonce this client sent (replayed or for another client)');
     ctx.transcript.pass('fresh.nonce', `claims carry this client's ${expect.nonce.length}-byte nonce`);
@@ -461,6 +464,25 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
     ...(claims.tlsExporter === undefined ? {} : { tlsExporter: hex(claims.tlsExporter) }),
   };
   return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+}
+
+/**
+ * Nitro documents have fields of their own for the key and the nonce. The
+ * report data (user_data) already binds both through the claims; when the
+ * document also fills `public_key` or `nonce` they must say the same thing,
+ * or two verifiers reading different fields would disagree.
+ */
+function checkNitroFields(evidence: VerifiedEvidence, spki: Uint8Array, claims: RatlsClaims, ctx: VerifyContext): void {
+  const publicKey = evidence.claims['publicKey'];
+  const nonce = evidence.claims['nonce'];
+  if (typeof publicKey === 'string') {
+    if (publicKey.toLowerCase() !== hex(spki)) fail(ctx, 'nitro.public-key', 'EG_VERIFY_BINDING', "the document's public_key is not this certificate's SubjectPublicKeyInfo");
+    ctx.transcript.pass('nitro.public-key', "the document's public_key is this certificate's SubjectPublicKeyInfo");
+  }
+  if (typeof nonce === 'string') {
+    if (claims.nonce === undefined || nonce.toLowerCase() !== hex(claims.nonce)) fail(ctx, 'nitro.nonce', 'EG_VERIFY_BINDING', "the document's nonce is not the claims' nonce");
+    ctx.transcript.pass('nitro.nonce', "the document's nonce is the claims' nonce");
+  }
 }
 
 function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {

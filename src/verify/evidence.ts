@@ -43,6 +43,12 @@ export interface EvidenceSources {
    * signature, so the default refuses them; some tools append test data.
    */
   readonly allowTrailingData?: boolean;
+  /**
+   * Nitro: trust anchors (SHA-256 of the root's DER → name) in place of the
+   * pinned AWS Nitro Enclaves Root-G1. For tests and private test roots only;
+   * documents from real enclaves always chain to Root-G1.
+   */
+  readonly nitroRoots?: ReadonlyMap<string, string>;
 }
 
 /** Switches that relax the safe defaults; each also exists in the reference values. */
@@ -123,7 +129,7 @@ export function verifyPlatformEvidence(
       return evidence;
     }
     case 'nitro':
-      return verifyNitroDocument(bytes, ctx);
+      return verifyNitroDocument(bytes, ctx, sources.nitroRoots === undefined ? {} : { roots: sources.nitroRoots });
     case 'simulated':
       return verifySimulatedEvidence(bytes, ctx, { allowSimulated: sources.allowSimulated === true });
     default:
