@@ -9,6 +9,7 @@
  */
 import { applyAppraisalPolicy, type AppraisalPolicy } from './appraisal-policy.js';
 import { VerifyError } from '../errors.js';
+import { appraiseAzure, azureHardwareEvidence, verifyAzureEvidence } from './azure/index.js';
 import { appraiseIntel, verifyIntelQuote, type IntelCollateral, type IntelReferenceValues } from './intel/index.js';
 import { appraiseNitro, verifyNitroDocument, type NitroReferenceValues } from './nitro/index.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
@@ -26,7 +27,7 @@ import { Transcript, type Platform, type VerifiedEvidence, type VerifyContext } 
 import { failureVerdict, successVerdict, type Verdict } from './verdict.js';
 
 /** Every platform name the verifier accepts. */
-export const PLATFORMS: readonly Platform[] = ['sev-snp', 'tdx', 'sgx', 'nitro', 'simulated'];
+export const PLATFORMS: readonly Platform[] = ['sev-snp', 'tdx', 'sgx', 'nitro', 'azure-sev-snp', 'azure-tdx', 'simulated'];
 
 /** What the platform verifiers may need besides the evidence bytes. */
 export interface EvidenceSources {
@@ -130,6 +131,19 @@ export function verifyPlatformEvidence(
     }
     case 'nitro':
       return verifyNitroDocument(bytes, ctx, sources.nitroRoots === undefined ? {} : { roots: sources.nitroRoots });
+    case 'azure-sev-snp':
+    case 'azure-tdx':
+      return verifyAzureEvidence(
+        platform,
+        bytes,
+        {
+          ...(sources.endorsements === undefined ? {} : { endorsements: sources.endorsements }),
+          ...(sources.product === undefined ? {} : { product: sources.product }),
+          ...(sources.chainCache === undefined ? {} : { chainCache: sources.chainCache }),
+          ...(sources.collateral === undefined ? {} : { collateral: sources.collateral }),
+        },
+        ctx,
+      );
     case 'simulated':
       return verifySimulatedEvidence(bytes, ctx, { allowSimulated: sources.allowSimulated === true });
     default:
@@ -160,6 +174,12 @@ function checkNonce(evidence: VerifiedEvidence, expected: string | undefined, so
   }
   // Nitro documents have a nonce field of their own; appraiseNitro compares it.
   if (evidence.platform === 'nitro') return;
+  // On Azure the nonce is the TPM quote's qualifying data, exactly (any length up to 64 bytes).
+  if (evidence.platform === 'azure-sev-snp' || evidence.platform === 'azure-tdx') {
+    if (evidence.reportData.toLowerCase() !== expected) fail(ctx, 'appraise.nonce', 'EG_VERIFY_BINDING', `the TPM quote's nonce ${evidence.reportData} is not the expected ${expected}`);
+    ctx.transcript.pass('appraise.nonce', "the TPM quote's nonce is the expected nonce");
+    return;
+  }
   // Everywhere else the nonce is the report data, zero-padded to its 64 bytes.
   const padded = expected.padEnd(128, '0');
   if (expected.length > 128 || evidence.reportData.toLowerCase() !== padded) {
@@ -176,7 +196,7 @@ function checkNonce(evidence: VerifiedEvidence, expected: string | undefined, so
  */
 export function appraiseEvidence(evidence: VerifiedEvidence, rv: ReferenceValues, flags: AppraisalFlags, nonce: NonceSource, ctx: VerifyContext): void {
   const platform = evidence.platform;
-  const section = platform === 'simulated' ? undefined : rv[platform];
+  const section = platform === 'simulated' ? undefined : platform === 'azure-sev-snp' ? rv['sev-snp'] : platform === 'azure-tdx' ? rv.tdx : rv[platform];
   const allowDebug = effectiveAllowDebug(flags, rv, section);
 
   if (evidence.debug && !allowDebug) fail(ctx, 'appraise.debug', 'EG_VERIFY_DEBUG', `the ${platform} TEE runs in debug mode and debug is not allowed`);
@@ -196,6 +216,18 @@ export function appraiseEvidence(evidence: VerifiedEvidence, rv: ReferenceValues
     case 'sev-snp': {
       const values: SnpReferenceValues = { ...(rv['sev-snp'] ?? {}), allowDebug };
       appraiseSnp(evidence, values, ctx);
+      return;
+    }
+    case 'azure-sev-snp': {
+      appraiseSnp(azureHardwareEvidence(evidence), { ...(rv['sev-snp'] ?? {}), allowDebug }, ctx);
+      appraiseAzure(evidence, rv.azure ?? {}, ctx);
+      return;
+    }
+    case 'azure-tdx': {
+      const own = rv.tdx ?? {};
+      const anyMeasurement = own.allowAnyMeasurement ?? (rv.measurements !== undefined ? true : undefined);
+      appraiseIntel(azureHardwareEvidence(evidence), { ...own, allowDebug, ...(anyMeasurement === undefined ? {} : { allowAnyMeasurement: anyMeasurement }) }, ctx);
+      appraiseAzure(evidence, rv.azure ?? {}, ctx);
       return;
     }
     case 'tdx':

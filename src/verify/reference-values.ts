@@ -11,6 +11,7 @@
  */
 import { VerifyError } from '../errors.js';
 import { formatHashEntry, parseHashEntry } from '../wire/hash-entry.js';
+import { parseAzureReferenceValues, type AzureReferenceValues } from './azure/index.js';
 import { parseIntelReferenceValues, type IntelReferenceValues } from './intel/index.js';
 import { parseNitroReferenceValues, type NitroReferenceValues } from './nitro/index.js';
 import { parseSnpReferenceValues, type SnpReferenceValues } from './sev-snp/index.js';
@@ -23,7 +24,7 @@ export interface ReferenceValues {
   readonly allowDebug?: boolean;
   /** Accepted policy bundle hashes, `sha-384:<hex>` (certificates only). */
   readonly policyHashes?: readonly string[];
-  /** Accepted measurements (SNP MEASUREMENT, TDX MRTD, SGX MRENCLAVE, Nitro PCR0, simulated), hex. */
+  /** Accepted measurements (SNP MEASUREMENT, TDX MRTD, SGX MRENCLAVE, Nitro PCR0, simulated; on Azure the paravisor's SNP MEASUREMENT / MRTD), hex. */
   readonly measurements?: readonly string[];
   /** The nonce the evidence must carry, hex (certificates: the `nonce` claim; raw evidence: report data; Nitro: the document nonce). */
   readonly expectedNonce?: string;
@@ -35,13 +36,15 @@ export interface ReferenceValues {
   readonly sgx?: IntelReferenceValues;
   /** Nitro section (see parseNitroReferenceValues). */
   readonly nitro?: NitroReferenceValues;
+  /** Azure vTPM section: PCR allowlists (see parseAzureReferenceValues); the hardware part uses "sev-snp" / "tdx". */
+  readonly azure?: AzureReferenceValues;
 }
 
 /** Platform sections, by platform; `simulated` has none. */
-export type PlatformSection = 'sev-snp' | 'tdx' | 'sgx' | 'nitro';
+export type PlatformSection = 'sev-snp' | 'tdx' | 'sgx' | 'nitro' | 'azure';
 
 const COMMON_KEYS = ['allowSimulated', 'allowDebug', 'policyHashes', 'measurements', 'expectedNonce'] as const;
-const SECTION_KEYS: readonly PlatformSection[] = ['sev-snp', 'tdx', 'sgx', 'nitro'];
+const SECTION_KEYS: readonly PlatformSection[] = ['sev-snp', 'tdx', 'sgx', 'nitro', 'azure'];
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...COMMON_KEYS, ...SECTION_KEYS]);
 
 /** Measurements are 32 (SGX), 48 (SNP, TDX, Nitro, simulated) or 64 bytes. */
@@ -122,6 +125,7 @@ export function parseReferenceValues(input: unknown): ReferenceValues {
   if (json['tdx'] !== undefined) out.tdx = section('tdx', () => parseIntelReferenceValues(json['tdx']));
   if (json['sgx'] !== undefined) out.sgx = section('sgx', () => parseIntelReferenceValues(json['sgx']));
   if (json['nitro'] !== undefined) out.nitro = section('nitro', () => parseNitroReferenceValues(json['nitro']));
+  if (json['azure'] !== undefined) out.azure = section('azure', () => parseAzureReferenceValues(json['azure']));
   return Object.freeze(out);
 }
 
