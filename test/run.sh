@@ -14,6 +14,10 @@ step() { printf '\n== %s\n' "$*"; }
 need=()
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# swtpm and tpm2-tools: the azure-vtpm provider runs against a real software
+# TPM provisioned with tpm2-tools (test/fakes/swtpm.ts).
+command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
+command -v tpm2_createprimary >/dev/null 2>&1 || need+=(tpm2-tools)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then

@@ -11,7 +11,9 @@ import { createCachingProvider, type CachingOptions } from './caching.js';
 import { DEFAULT_CONFIGFS_ROOT, createConfigfsTsmProvider, type TsmFileSystem } from './configfs-tsm.js';
 import { DEFAULT_DSTACK_SOCKET, createDstackProvider } from './dstack.js';
 import { DEFAULT_GRAMINE_DEVICE, createGramineProvider } from './gramine.js';
+import { DEFAULT_TPM_DEVICE, createAzureVtpmProvider } from './azure-vtpm.js';
 import { DEFAULT_NSM_DEVICE, createNitroProvider } from './nitro.js';
+import type { TpmOpener } from './tpm2.js';
 import type { IoctlOpener } from './native-ioctl.js';
 import type { EvidenceProvider, HardwareProviderName, ProbingProvider, ProviderName } from './provider.js';
 import { createSimulatedProvider, type SimulatedProviderOptions } from './simulated.js';
@@ -22,6 +24,8 @@ export { createConfigfsTsmProvider, DEFAULT_CONFIGFS_ROOT, type ConfigfsTsmOptio
 export { createGramineProvider, DEFAULT_GRAMINE_DEVICE, type GramineOptions } from './gramine.js';
 export { createDstackProvider, DEFAULT_DSTACK_SOCKET, DSTACK_GET_QUOTE, type DstackOptions } from './dstack.js';
 export { createNitroProvider, DEFAULT_NSM_DEVICE, NSM_IOCTL_RAW, encodeNsmAttestationRequest, type NitroOptions } from './nitro.js';
+export { createAzureVtpmProvider, DEFAULT_TPM_DEVICE, DEFAULT_IMDS_URL, AZURE_IMDS, type AzureVtpmOptions } from './azure-vtpm.js';
+export { Tpm, TpmError, openTpm, marshalCommand, TPM_CC, type TpmOpener, type TpmTransport } from './tpm2.js';
 export { nativeIoctlOpener, type IoctlDevice, type IoctlOpener } from './native-ioctl.js';
 export { createAutoProvider, detectProvider, type AutoProvider, type Detection, type DetectionStep } from './auto.js';
 export { createCachingProvider, type CachingOptions, type CachingProvider, type CachingStats } from './caching.js';
@@ -47,6 +51,14 @@ export interface ProviderOptions {
   readonly nsmDevice?: string;
   /** Stand-in for the NSM ioctl, for tests only. */
   readonly nsmOpen?: IoctlOpener;
+  /** TPM for azure-vtpm: a device (default /dev/tpmrm0), a unix socket or tcp://host:port (swtpm). */
+  readonly tpmDevice?: string;
+  /** Stand-in TPM opener, for tests only. */
+  readonly tpmOpen?: TpmOpener;
+  /** Azure IMDS base URL (default http://169.254.169.254); tests point it at a fake. */
+  readonly imdsUrl?: string;
+  /** How long azure-vtpm waits for the paravisor to refresh the HCL report (default 10 s). */
+  readonly hclWaitMs?: number;
   /** Stand-in for configfs, for tests only. */
   readonly configfsFileSystem?: TsmFileSystem;
 }
@@ -57,6 +69,7 @@ const REQUIREMENTS: Record<HardwareProviderName, (o: ProviderOptions) => { path:
   gramine: (o) => ({ path: o.gramineDevice ?? DEFAULT_GRAMINE_DEVICE, needs: 'running inside a Gramine SGX enclave' }),
   dstack: (o) => ({ path: o.dstackSocket ?? DEFAULT_DSTACK_SOCKET, needs: 'a dstack TDX guest with the guest agent socket mounted' }),
   nitro: (o) => ({ path: o.nsmDevice ?? DEFAULT_NSM_DEVICE, needs: 'an AWS Nitro Enclave with the nsm driver' }),
+  'azure-vtpm': (o) => ({ path: o.tpmDevice ?? DEFAULT_TPM_DEVICE, needs: 'an Azure confidential VM (SEV-SNP or TDX) with its vTPM' }),
 };
 
 function hardware(name: HardwareProviderName, options: ProviderOptions): ProbingProvider {
@@ -75,6 +88,13 @@ function hardware(name: HardwareProviderName, options: ProviderOptions): Probing
         ...(options.nsmDevice === undefined ? {} : { device: options.nsmDevice }),
         ...(options.nsmOpen === undefined ? {} : { open: options.nsmOpen }),
       });
+    case 'azure-vtpm':
+      return createAzureVtpmProvider({
+        ...(options.tpmDevice === undefined ? {} : { device: options.tpmDevice }),
+        ...(options.tpmOpen === undefined ? {} : { open: options.tpmOpen }),
+        ...(options.imdsUrl === undefined ? {} : { imdsUrl: options.imdsUrl }),
+        ...(options.hclWaitMs === undefined ? {} : { hclWaitMs: options.hclWaitMs }),
+      });
   }
 }
 
@@ -90,12 +110,13 @@ export function createProvider(name: ProviderName, options: ProviderOptions = {}
     return options.cache === undefined ? simulated : createCachingProvider(simulated, options.cache);
   }
   if (name === 'auto') {
-    const candidates = (['configfs-tsm', 'gramine', 'dstack', 'nitro'] as const).map((n) => hardware(n, options));
+    const candidates = (['configfs-tsm', 'gramine', 'dstack', 'azure-vtpm', 'nitro'] as const).map((n) => hardware(n, options));
     return createCachingProvider(createAutoProvider(candidates), options.cache);
   }
   const { path, needs } = REQUIREMENTS[name](options);
   // configfs-tsm's root and the NSM may be injected stand-ins; their providers report a missing path themselves.
-  const injected = (name === 'configfs-tsm' && options.configfsFileSystem !== undefined) || (name === 'nitro' && options.nsmOpen !== undefined);
+  const injected = (name === 'configfs-tsm' && options.configfsFileSystem !== undefined) || (name === 'nitro' && options.nsmOpen !== undefined) ||
+    (name === 'azure-vtpm' && (options.tpmOpen !== undefined || options.tpmDevice?.startsWith('tcp://') === true));
   if (!injected) {
     if (!existsSync(path)) {
       throw new EnclaveGateError('EG_ATTESTATION_UNAVAILABLE', `attestation provider "${name}" is not available on this host: ${path} does not exist (needs ${needs})`, {

@@ -8,10 +8,10 @@
  * Names accepted by `--attestation`. `auto` is a choice, not a source: the
  * provider it returns reports the concrete name once detection has run.
  */
-export type ProviderName = 'simulated' | 'configfs-tsm' | 'gramine' | 'dstack' | 'nitro' | 'auto';
+export type ProviderName = 'simulated' | 'configfs-tsm' | 'gramine' | 'dstack' | 'nitro' | 'azure-vtpm' | 'auto';
 
 /** Providers that talk to real hardware (what `auto` picks from). */
-export type HardwareProviderName = 'configfs-tsm' | 'gramine' | 'dstack' | 'nitro';
+export type HardwareProviderName = 'configfs-tsm' | 'gramine' | 'dstack' | 'nitro' | 'azure-vtpm';
 
 /** Evidence as a provider returns it. */
 export interface Evidence {

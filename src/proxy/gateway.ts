@@ -100,6 +100,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         gramineDevice: config.attestation.gramineDevice,
         dstackSocket: config.attestation.dstackSocket,
         nsmDevice: config.attestation.nsmDevice,
+        tpmDevice: config.attestation.tpmDevice,
         cache: {
           minIntervalMs: config.attestation.minQuoteIntervalMs,
           maxWaitMs: config.attestation.maxQuoteWaitMs,

@@ -43,6 +43,7 @@ import {
 import { OID_OPEN_ENCLAVE_SGX_EVIDENCE, checkOpenEnclaveBinding, decodeOpenEnclaveEvidence } from './foreign/index.js';
 import { verifyIntelQuote, type IntelCollateral, type IntelPcsCollateral } from './intel/index.js';
 import { verifyNitroSanCertificate } from './nitro/index.js';
+import { azurePlatformOf } from './azure/index.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
 import type { SnpEndorsements } from './sev-snp/index.js';
 import { Transcript, recorded, type Platform, type VerifiedEvidence, type VerifyContext } from './types.js';
@@ -142,9 +143,9 @@ function onlyKeys(map: Record<string, unknown>, allowed: readonly string[]): voi
   for (const key of Object.keys(map)) if (!allowed.includes(key)) parseFail(`unknown key "${key.slice(0, 40)}"`);
 }
 
-/** Decodes stapled SEV-SNP endorsements into the verifier's input shape. */
-export function decodeStapledSnpEndorsements(bytes: Uint8Array): SnpEndorsements {
-  const map = decodeStapledMap(bytes, EVIDENCE_TAG.sevSnp);
+/** Decodes stapled SEV-SNP endorsements into the verifier's input shape (`tag`: the evidence's, sevSnp or azureVtpm). */
+export function decodeStapledSnpEndorsements(bytes: Uint8Array, tag: number = EVIDENCE_TAG.sevSnp): SnpEndorsements {
+  const map = decodeStapledMap(bytes, tag);
   onlyKeys(map, ['vek', 'chain']);
   const vek = map['vek'];
   const chain = map['chain'];
@@ -291,6 +292,7 @@ const TAG_NAMES: ReadonlyMap<number, string> = new Map([
   [EVIDENCE_TAG.intelQuote, 'Intel TDX/SGX quote'],
   [EVIDENCE_TAG.sevSnp, 'SEV-SNP report'],
   [EVIDENCE_TAG.nitro, 'Nitro attestation document'],
+  [EVIDENCE_TAG.azureVtpm, 'Azure vTPM evidence (HCL report and TPM quote)'],
   [EVIDENCE_TAG.simulated, 'simulated evidence'],
 ]);
 
@@ -343,6 +345,18 @@ function endorsementSources(tag: number, stapled: Uint8Array | undefined, option
     ctx.transcript.pass('ratls.endorsements', `stapled VEK and ${endorsements.chain === undefined ? 0 : (endorsements.chain as readonly unknown[]).length} chain certificates`);
     return { ...base, endorsements };
   }
+  if (tag === EVIDENCE_TAG.azureVtpm) {
+    // SNP: the VCEK and ASK/ARK, stapled by the provider from IMDS; TDX: collateral only from the caller.
+    const withCollateral: EvidenceSources = options.collateral === undefined ? base : { ...base, collateral: options.collateral };
+    if (options.endorsements !== undefined) {
+      ctx.transcript.pass('ratls.endorsements', 'SEV-SNP endorsements given by the caller');
+      return { ...withCollateral, endorsements: options.endorsements };
+    }
+    if (stapled === undefined) return withCollateral;
+    const endorsements = recorded(ctx, 'ratls.endorsements', () => decodeStapledSnpEndorsements(stapled, EVIDENCE_TAG.azureVtpm));
+    ctx.transcript.pass('ratls.endorsements', 'stapled VCEK and its chain (from Azure IMDS)');
+    return { ...withCollateral, endorsements };
+  }
   if (tag === EVIDENCE_TAG.intelQuote) {
     if (options.collateral !== undefined) {
       ctx.transcript.pass('ratls.endorsements', 'Intel collateral given by the caller');
@@ -366,12 +380,22 @@ function verifyTagged(tag: number, evidence: Uint8Array, sources: EvidenceSource
       return verifyPlatformEvidence('sev-snp', evidence, sources, ctx);
     case EVIDENCE_TAG.nitro:
       return verifyPlatformEvidence('nitro', evidence, sources, ctx);
+    case EVIDENCE_TAG.azureVtpm:
+      // The HCL report inside says SNP or TDX.
+      return verifyPlatformEvidence(recorded(ctx, 'azure.parse', () => azurePlatformOf(evidence)), evidence, sources, ctx);
     default:
       return verifyPlatformEvidence('simulated', evidence, sources, ctx);
   }
 }
 
-function platformOfTag(tag: number): Platform | undefined {
+function platformOfTag(tag: number, evidence?: Uint8Array): Platform | undefined {
+  if (tag === EVIDENCE_TAG.azureVtpm && evidence !== undefined) {
+    try {
+      return azurePlatformOf(evidence);
+    } catch {
+      return undefined; // reported, with its reason, when the evidence is verified
+    }
+  }
   if (tag === EVIDENCE_TAG.sevSnp) return 'sev-snp';
   if (tag === EVIDENCE_TAG.nitro) return 'nitro';
   if (tag === EVIDENCE_TAG.simulated) return 'simulated';
@@ -441,6 +465,7 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
   ctx.transcript.pass('ratls.report-data', 'report data is SHA-256(claims buffer) followed by 32 zero bytes');
 
   if (evidence.platform === 'nitro') checkNitroFields(evidence, cert.spki, claims, ctx);
+  if (evidence.platform === 'azure-sev-snp' || evidence.platform === 'azure-tdx') checkAzureUserData(evidence, expected, ctx);
 
   if (expect.nonce !== undefined) {
     if (!sameBytes(claims.nonce, expect.nonce)) fail(ctx, 'fresh.nonce', 'EG_VERIFY_BINDING', 'the answer does not carry the nonce this client sent (replayed or for another client)');
@@ -485,10 +510,23 @@ function checkNitroFields(evidence: VerifiedEvidence, spki: Uint8Array, claims: 
   }
 }
 
+/**
+ * enclave-gate's azure-vtpm provider writes the report data to NV 0x01400002
+ * before reading the HCL report, so the hardware report itself (through its
+ * variable data's user-data) is for this certificate, not only the TPM quote.
+ */
+function checkAzureUserData(evidence: VerifiedEvidence, reportData: string, ctx: VerifyContext): void {
+  const hcl = (evidence.claims as { hcl?: { userData?: unknown } }).hcl;
+  if (hcl?.userData !== reportData) {
+    fail(ctx, 'azure.user-data', 'EG_VERIFY_BINDING', `the HCL report's user-data ${typeof hcl?.userData === 'string' ? hcl.userData : '(none)'} is not the report data: the hardware report was not made for this certificate`);
+  }
+  ctx.transcript.pass('azure.user-data', "the HCL report's user-data is the report data: the hardware report was made for this certificate");
+}
+
 function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
   const { ctx } = run;
   const tagged = taggedEvidence(cert, ctx);
-  run.platform = platformOfTag(tagged.tag);
+  run.platform = platformOfTag(tagged.tag, tagged.evidence);
   checkSelfSignature(cert, ctx);
   checkCertificateValidity(cert, ctx);
   return verifyBoundEvidence(tagged, cert, cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST), run, {});
@@ -599,7 +637,7 @@ export function verifyFreshAttestation(answer: unknown, options: VerifyFreshOpti
     }
     const decoded = recorded(run.ctx, 'fresh.answer', () => decodeFreshnessAnswer(answer));
     const tagged = recorded(run.ctx, 'fresh.evidence', () => decodeTaggedEvidence(decoded.taggedEvidence));
-    run.platform = platformOfTag(tagged.tag);
+    run.platform = platformOfTag(tagged.tag, tagged.evidence);
     run.ctx.transcript.pass('fresh.answer', `${decoded.platform} evidence issued at ${decoded.issuedAt} (tag ${tagName(tagged.tag)})`);
     const read = readCertificate(options.certificate, run.ctx);
     const verdict = verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter });

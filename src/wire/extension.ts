@@ -28,6 +28,8 @@ export const EVIDENCE_TAG = {
   simulated: 0x45470001,
   sevSnp: 0x45470002,
   nitro: 0x45470003,
+  /** Azure vTPM evidence: the JSON document of verify/azure (HCL report, TPM quote, VCEK or TD quote). */
+  azureVtpm: 0x45470004,
 } as const;
 
 /** Media type of the CMW record that repeats the tagged evidence. */

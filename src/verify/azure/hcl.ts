@@ -3,35 +3,18 @@
  * "host compatibility layer", running at VMPL0 / as the TD's L1) reads out of
  * the hardware for the guest, through the vTPM NV index 0x01400001.
  *
- * Layout (checked on the Milan, Genoa and TDX vectors; little-endian):
- *
- * | offset | size | content |
- * |---|---|---|
- * | 0     | 32   | header: "HCLA", u32 version, u32 report size, u32 request type, u32 status, 12 reserved |
- * | 32    | 1184 | the hardware report: SEV-SNP ATTESTATION_REPORT, or a 1024-byte TDREPORT padded |
- * | 1216  | 20   | u32 data size, u32 version, u32 report type (2 SNP, 4 TDX), u32 hash type (1 SHA-256), u32 variable-data size |
- * | 1236  | n    | variable data: JSON `{ "keys": [JWK "HCLAkPub", …], "vm-configuration": {…}, "user-data": hex }` |
+ * Layout: wire/azure-hcl.ts (shared with the azure-vtpm provider).
  *
  * The hardware report's report_data[0:32] is SHA-256 of the variable data,
  * which is how the AK (and so every TPM quote) is tied to the hardware.
  */
 import { createHash, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { VerifyError } from '../../errors.js';
+import { HCL_HASH_SHA256, HCL_LAYOUT, HCL_REPORT_TYPE, HCL_SIGNATURE } from '../../wire/azure-hcl.js';
 
-/** Where the pieces sit. */
-export const HCL_LAYOUT = {
-  headerBytes: 32,
-  hardwareReportOffset: 32,
-  hardwareReportBytes: 1184,
-  requestDataOffset: 1216,
-  requestDataBytes: 20,
-  variableDataOffset: 1236,
-} as const;
+export { HCL_LAYOUT, HCL_REPORT_TYPE };
+const HASH_TYPE_SHA256 = HCL_HASH_SHA256;
 
-/** The HCL's report types (IGVM request data `report_type`). */
-export const HCL_REPORT_TYPE = { snp: 2, tdx: 4 } as const;
-const HASH_TYPE_SHA256 = 1;
-const HCL_SIGNATURE = 'HCLA';
 /** NV index size on Azure; nothing legitimate is larger. */
 export const MAX_HCL_REPORT_BYTES = 8192;
 

@@ -3,6 +3,7 @@ export { parseHclReport, HCL_LAYOUT, HCL_REPORT_TYPE, type HclReport } from './h
 export { parseTpmQuoteInfo, checkTpmQuote, type TpmQuote, type TpmQuoteInfo, type CheckedTpmQuote } from './tpm-quote.js';
 export {
   verifyAzureEvidence,
+  azurePlatformOf,
   parseAzureEvidence,
   azureHardwareEvidence,
   MAX_AZURE_EVIDENCE_BYTES,

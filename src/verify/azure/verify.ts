@@ -167,6 +167,11 @@ export function parseAzureEvidence(bytes: Uint8Array): AzureEvidence {
   };
 }
 
+/** Which Azure platform a piece of evidence is for, from its HCL report type (certificates carry one tag for both). */
+export function azurePlatformOf(bytes: Uint8Array): AzurePlatform {
+  return parseHclReport(parseAzureEvidence(bytes).hclReport).platform === 'sev-snp' ? 'azure-sev-snp' : 'azure-tdx';
+}
+
 function fail(ctx: VerifyContext, step: string, code: ConstructorParameters<typeof VerifyError>[0], detail: string): never {
   ctx.transcript.fail(step, code, detail);
   throw new VerifyError(code, detail);

@@ -165,12 +165,13 @@ describe('nitro provider end to end: issue an RA-TLS certificate, verify it with
 
   it('auto probes the NSM (DescribeNSM, no attestation) after the other providers', async () => {
     const { nsm } = await signingNsm();
-    const provider = createProvider('auto', { configfsRoot: nowhere, gramineDevice: nowhere, dstackSocket: nowhere, nsmOpen: nsm.open });
+    const provider = createProvider('auto', { configfsRoot: nowhere, gramineDevice: nowhere, dstackSocket: nowhere, tpmDevice: nowhere, nsmOpen: nsm.open });
     const steps = await detectNow(provider);
     expect(steps?.map((s) => [s.provider, s.chosen])).toEqual([
       ['configfs-tsm', false],
       ['gramine', false],
       ['dstack', false],
+      ['azure-vtpm', false],
       ['nitro', true],
     ]);
     expect(nsm.calls).toEqual(['DescribeNSM']);
