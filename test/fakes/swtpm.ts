@@ -72,7 +72,7 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
  * `akPem` as HCLAkPub and `userData` (64 bytes) as user-data, and
  * report_data[0:32] = SHA-256(variable data).
  */
-export function syntheticHclReport(akPem: string, userData: Uint8Array): Uint8Array {
+export function syntheticHclReport(akPem: string, userData: Uint8Array, kind: 'snp' | 'tdx' = 'snp'): Uint8Array {
   const jwk = createPublicKey(akPem).export({ format: 'jwk' });
   const variable = Buffer.from(
     JSON.stringify({
@@ -82,16 +82,18 @@ export function syntheticHclReport(akPem: string, userData: Uint8Array): Uint8Ar
       'user-data': Buffer.from(userData).toString('hex').toUpperCase(),
     }),
   );
-  const genoa = vector('sev-snp/azure-genoa-hcl-report.bin');
+  const real = vector(kind === 'snp' ? 'sev-snp/azure-genoa-hcl-report.bin' : 'tdx/azure-tdx-hcl-report.bin');
   const out = Buffer.alloc(HCL_LAYOUT.variableDataOffset + variable.length);
-  genoa.copy(out, 0, 0, HCL_LAYOUT.requestDataOffset);
+  real.copy(out, 0, 0, HCL_LAYOUT.requestDataOffset);
+  // report_data sits at 0x50 of an SNP report and at 128 of a TDREPORT (inside its REPORTMACSTRUCT).
   const report = out.subarray(HCL_LAYOUT.hardwareReportOffset);
-  report.fill(0, 0x50, 0x90);
-  createHash('sha256').update(variable).digest().copy(report, 0x50);
+  const reportDataAt = kind === 'snp' ? 0x50 : 128;
+  report.fill(0, reportDataAt, reportDataAt + 64);
+  createHash('sha256').update(variable).digest().copy(report, reportDataAt);
   const req = HCL_LAYOUT.requestDataOffset;
   out.writeUInt32LE(HCL_LAYOUT.requestDataBytes + variable.length, req);
   out.writeUInt32LE(1, req + 4);
-  out.writeUInt32LE(2, req + 8); // SNP
+  out.writeUInt32LE(kind === 'snp' ? 2 : 4, req + 8);
   out.writeUInt32LE(1, req + 12); // SHA-256
   out.writeUInt32LE(variable.length, req + 16);
   variable.copy(out, HCL_LAYOUT.variableDataOffset);
@@ -101,6 +103,8 @@ export function syntheticHclReport(akPem: string, userData: Uint8Array): Uint8Ar
 export interface SwtpmOptions {
   /** Provision the Azure handles (AK, HCL index); false leaves a plain TPM. */
   readonly provision?: boolean;
+  /** SEV-SNP (default) or TDX HCL reports. */
+  readonly kind?: 'snp' | 'tdx';
   /** Delay of the paravisor's HCL refresh after a user-data write; undefined disables the paravisor. */
   readonly refreshDelayMs?: number;
 }
@@ -159,7 +163,7 @@ export async function startSwtpm(options: SwtpmOptions = {}): Promise<Swtpm> {
       await tool(['tpm2_readpublic', '-Q', '-c', '0x81000003', '-f', 'pem', '-o', 'ak.pem']);
       akPem = await readFile(join(dir, 'ak.pem'), 'utf8');
       // The first report, as the paravisor leaves it at boot: user-data all zero.
-      const hcl = syntheticHclReport(akPem, new Uint8Array(64));
+      const hcl = syntheticHclReport(akPem, new Uint8Array(64), options.kind);
       await writeFile(join(dir, 'hcl.bin'), hcl);
       await tool(['tpm2_nvdefine', '-Q', '0x01400001', '-C', 'o', '-s', String(hcl.length), '-a', 'ownerread|ownerwrite|authread|authwrite']);
       await tool(['tpm2_nvwrite', '-Q', '0x01400001', '-C', 'o', '-i', 'hcl.bin']);
@@ -184,7 +188,7 @@ export async function startSwtpm(options: SwtpmOptions = {}): Promise<Swtpm> {
         return next;
       };
       const refresh = async (userData: Uint8Array): Promise<void> => {
-        const hcl = syntheticHclReport(akPem, userData);
+        const hcl = syntheticHclReport(akPem, userData, options.kind);
         for (let offset = 0; offset < hcl.length; offset += 1024) {
           const chunk = hcl.subarray(offset, offset + 1024);
           const params = Buffer.concat([Buffer.from([chunk.length >> 8, chunk.length & 0xff]), chunk, Buffer.from([offset >> 8, offset & 0xff])]);

@@ -18,7 +18,7 @@ import { hashEntry } from '../../../src/wire/hash-entry.js';
 import { startFakeImds, type FakeImds } from '../../fakes/imds.js';
 import { startSwtpm, type Swtpm } from '../../fakes/swtpm.js';
 import { rejection } from '../../helpers/expect-code.js';
-import { vectorText } from '../../helpers/vectors.js';
+import { vector, vectorText } from '../../helpers/vectors.js';
 
 const T = new Date('2025-06-01T00:00:00Z');
 const REPORT_DATA = new Uint8Array(64).map((_, i) => i + 1);
@@ -145,5 +145,40 @@ describe('azure-vtpm provider on swtpm', () => {
     const error = await rejection(createAzureVtpmProvider({ device: missing }).getEvidence(REPORT_DATA));
     expect(error.code).toBe('EG_ATTESTATION_UNAVAILABLE');
     expect(error.message).toMatch(/\/dev\/tpmrm0\) and pass the device into the container/);
+  });
+
+  it('TDX: the TD quote comes from IMDS for the HCL\'s TDREPORT; a real quote for another TD fails the variable-data binding', async () => {
+    const tdx = await startSwtpm({ kind: 'tdx', refreshDelayMs: 100 });
+    const tdImds = await startFakeImds({ tdQuote: vector('tdx/azure-tdx-v4-quote.dat') });
+    try {
+      const provider = createAzureVtpmProvider({ device: tdx.device, imdsUrl: tdImds.url, hclPollMs: 50 });
+      const evidence = await provider.getEvidence(REPORT_DATA);
+      expect(provider.platform).toBe('azure-tdx');
+      expect(evidence.endorsements).toBeUndefined();
+      const parsed = parseAzureEvidence(evidence.evidence);
+      // IMDS was asked for the quote of exactly the TDREPORT in the refreshed HCL report.
+      const request = tdImds.requests.find((r) => r.path === '/acc/tdquote')!;
+      expect(Buffer.from(JSON.parse(request.body).report as string, 'base64url')).toEqual(Buffer.from(parsed.hclReport.subarray(32, 32 + 1024)));
+      const v = verifyEvidence({ platform: 'azure-tdx', evidence: evidence.evidence, at: T, referenceValues: { tdx: { requireCollateral: false, allowAnyMeasurement: true } } });
+      expect(v.steps.filter((s) => s.ok).map((s) => s.step)).toEqual(expect.arrayContaining(['azure.tpm.quote', 'intel.quote.signature']));
+      expect(v.steps.find((s) => !s.ok)?.step).toBe('azure.hcl.report-data');
+      expect(v.code).toBe('EG_VERIFY_BINDING');
+    } finally {
+      await tdImds.close();
+      await tdx.stop();
+    }
+  });
+
+  it('TDX without a TD quote from IMDS → EG_ATTESTATION_FAILED', async () => {
+    const tdx = await startSwtpm({ kind: 'tdx', refreshDelayMs: 0 });
+    const down = await startFakeImds({ failWith: 503 });
+    try {
+      const error = await rejection(createAzureVtpmProvider({ device: tdx.device, imdsUrl: down.url, hclPollMs: 50 }).getEvidence(REPORT_DATA));
+      expect(error.code).toBe('EG_ATTESTATION_FAILED');
+      expect(error.message).toMatch(/the TD quote could not be obtained from IMDS \/acc\/tdquote: HTTP 503/);
+    } finally {
+      await down.close();
+      await tdx.stop();
+    }
   });
 });
