@@ -36,7 +36,7 @@ const PROCESS_IO: VerifyIo = {
 export const VERIFY_USAGE = `Usage:
   enclave-gate verify https://HOST:PORT [options]
   enclave-gate verify --cert FILE.pem|FILE.der [options]
-  enclave-gate verify --evidence FILE --platform sev-snp|tdx|sgx|nitro|azure-sev-snp|azure-tdx|simulated [options]
+  enclave-gate verify --evidence FILE --platform sev-snp|tdx|sgx|nitro|azure-sev-snp|azure-tdx|nvidia-gpu|simulated [options]
 
 Options:
   --reference-values FILE   JSON reference values (docs/verify.md)

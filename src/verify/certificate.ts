@@ -417,6 +417,15 @@ function checkPolicyHash(claims: RatlsClaims | undefined, rv: ReferenceValues, f
   ctx.transcript.pass('ratls.policy-hash', `${actual} is accepted`);
 }
 
+/** `requireGpus`: a client that asked for GPU evidence and got less fails, whatever else verified. */
+function checkGpus(verifiedGpus: number, rv: ReferenceValues, format: string, ctx: VerifyContext): void {
+  if (rv.requireGpus === undefined) return;
+  if (verifiedGpus < rv.requireGpus) {
+    fail(ctx, 'ratls.gpus', 'EG_VERIFY_REFERENCE_VALUES', `${rv.requireGpus} GPUs' evidence is required but the ${format} certificate carries ${verifiedGpus === 0 ? 'none' : `only ${verifiedGpus}`}`);
+  }
+  ctx.transcript.pass('ratls.gpus', `${verifiedGpus} GPUs verified, ${rv.requireGpus} required`);
+}
+
 /** Per-run state shared by the three formats. */
 interface Run {
   readonly ctx: VerifyContext;
@@ -479,6 +488,7 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
   }
 
   checkPolicyHash(claims, rv, 'enclave-gate', ctx);
+  checkGpus(0, rv, 'enclave-gate', ctx);
   const nonce: NonceSource = claims.nonce === undefined ? { kind: 'claims' } : { kind: 'claims', nonce: claims.nonce };
   appraiseEvidence(evidence, rv, flags, nonce, ctx);
   const ratls: RatlsBinding = {
@@ -546,6 +556,7 @@ function verifyOpenEnclave(cert: ReadCertificate, run: Run): Verdict {
   if (evidence.platform !== 'sgx') fail(ctx, 'oe.evidence', 'EG_VERIFY_UNSUPPORTED', `Open Enclave type 2 evidence must be an SGX quote, got ${evidence.platform}`);
   checkOpenEnclaveBinding(evidence, cert.spki, ctx);
   checkPolicyHash(undefined, rv, 'Open Enclave', ctx);
+  checkGpus(0, rv, 'Open Enclave', ctx);
   appraiseEvidence(evidence, rv, flags, { kind: 'none', why: 'an Open Enclave certificate' }, ctx);
   const ratls: RatlsBinding = { format: 'open-enclave', pubkeyHash: formatHashEntry(hashEntry('sha-256', cert.spki)) };
   return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
@@ -560,6 +571,7 @@ function verifyEvervault(cert: ReadCertificate, run: Run): Verdict {
   checkCertificateValidity(cert, ctx);
   const evidence = verifyNitroSanCertificate(cert.node, ctx);
   checkPolicyHash(undefined, rv, 'Evervault', ctx);
+  checkGpus(0, rv, 'Evervault', ctx);
   appraiseEvidence(evidence, rv, flags, { kind: 'native' }, ctx);
   const ratls: RatlsBinding = { format: 'evervault', pubkeyHash: formatHashEntry(hashEntry('sha-256', cert.spki)) };
   return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
