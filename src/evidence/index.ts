@@ -14,6 +14,7 @@ import { DEFAULT_GRAMINE_DEVICE, createGramineProvider } from './gramine.js';
 import { DEFAULT_TPM_DEVICE, createAzureVtpmProvider } from './azure-vtpm.js';
 import { DEFAULT_NSM_DEVICE, createNitroProvider } from './nitro.js';
 import type { TpmOpener } from './tpm2.js';
+import { withGpuEvidence, type GpuReportSource } from './gpu.js';
 import type { IoctlOpener } from './native-ioctl.js';
 import type { EvidenceProvider, HardwareProviderName, ProbingProvider, ProviderName } from './provider.js';
 import { createSimulatedProvider, type SimulatedProviderOptions } from './simulated.js';
@@ -26,6 +27,7 @@ export { createDstackProvider, DEFAULT_DSTACK_SOCKET, DSTACK_GET_QUOTE, type Dst
 export { createNitroProvider, DEFAULT_NSM_DEVICE, NSM_IOCTL_RAW, encodeNsmAttestationRequest, type NitroOptions } from './nitro.js';
 export { createAzureVtpmProvider, DEFAULT_TPM_DEVICE, DEFAULT_IMDS_URL, AZURE_IMDS, type AzureVtpmOptions } from './azure-vtpm.js';
 export { Tpm, TpmError, openTpm, marshalCommand, TPM_CC, type TpmOpener, type TpmTransport } from './tpm2.js';
+export { withGpuEvidence, encodeGpuEvidence, gpuNonce, type GpuAttestation, type GpuReportSource } from './gpu.js';
 export { nativeIoctlOpener, type IoctlDevice, type IoctlOpener } from './native-ioctl.js';
 export { createAutoProvider, detectProvider, type AutoProvider, type Detection, type DetectionStep } from './auto.js';
 export { createCachingProvider, type CachingOptions, type CachingProvider, type CachingStats } from './caching.js';
@@ -59,6 +61,11 @@ export interface ProviderOptions {
   readonly imdsUrl?: string;
   /** How long azure-vtpm waits for the paravisor to refresh the HCL report (default 10 s). */
   readonly hclWaitMs?: number;
+  /**
+   * GPU reports to carry beside the CPU evidence (CMW collection). No NVML
+   * source ships yet; callers of the library may pass their own.
+   */
+  readonly gpuSource?: GpuReportSource;
   /** Stand-in for configfs, for tests only. */
   readonly configfsFileSystem?: TsmFileSystem;
 }
@@ -106,12 +113,12 @@ function hardware(name: HardwareProviderName, options: ProviderOptions): Probing
  */
 export function createProvider(name: ProviderName, options: ProviderOptions = {}): EvidenceProvider {
   if (name === 'simulated') {
-    const simulated = createSimulatedProvider(options.simulated);
+    const simulated = withGpus(createSimulatedProvider(options.simulated), options);
     return options.cache === undefined ? simulated : createCachingProvider(simulated, options.cache);
   }
   if (name === 'auto') {
     const candidates = (['configfs-tsm', 'gramine', 'dstack', 'azure-vtpm', 'nitro'] as const).map((n) => hardware(n, options));
-    return createCachingProvider(createAutoProvider(candidates), options.cache);
+    return createCachingProvider(withGpus(createAutoProvider(candidates), options), options.cache);
   }
   const { path, needs } = REQUIREMENTS[name](options);
   // configfs-tsm's root and the NSM may be injected stand-ins; their providers report a missing path themselves.
@@ -124,7 +131,12 @@ export function createProvider(name: ProviderName, options: ProviderOptions = {}
       });
     }
   }
-  return createCachingProvider(hardware(name, options), options.cache);
+  return createCachingProvider(withGpus(hardware(name, options), options), options.cache);
+}
+
+/** Adds GPU evidence when a source is configured; inside the cache, so GPU reports are rate-limited and reused with the CPU's. */
+function withGpus(provider: EvidenceProvider, options: ProviderOptions): EvidenceProvider {
+  return options.gpuSource === undefined ? provider : withGpuEvidence(provider, options.gpuSource);
 }
 
 /**

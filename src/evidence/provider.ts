@@ -22,6 +22,11 @@ export interface Evidence {
   /** Stapled endorsements (certificate chains, collateral), when the platform hands them out. */
   readonly endorsements?: Uint8Array;
   /**
+   * GPU evidence made for the same report data (one CoCo device_evidence_list
+   * JSON per GPU), carried beside the CPU evidence in the CMW collection.
+   */
+  readonly gpus?: readonly Uint8Array[];
+  /**
    * Things the operator should know that did not stop issuance, e.g. a host
    * certificate table that could not be stapled. Callers log them.
    */

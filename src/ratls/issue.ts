@@ -116,7 +116,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
       new x509.SubjectAlternativeNameExtension(altNames(options.subjectAltNames)),
       new x509.Extension(OID_TCG_DICE_TAGGED_EVIDENCE, false, tagged),
-      new x509.Extension(OID_CMW, false, encodeCmwExtension(tagged)),
+      new x509.Extension(OID_CMW, false, encodeCmwExtension(tagged, evidence.gpus ?? [])),
     ];
     if (evidence.endorsements) {
       extensions.push(new x509.Extension(OID_TCG_DICE_ENDORSEMENT_MANIFEST, false, evidence.endorsements));

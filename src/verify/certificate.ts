@@ -25,7 +25,7 @@ import {
   OID_CMW,
   OID_TCG_DICE_ENDORSEMENT_MANIFEST,
   OID_TCG_DICE_TAGGED_EVIDENCE,
-  decodeCmwExtension,
+  decodeCmwContents,
   decodeTaggedEvidence,
   type TaggedEvidence,
 } from '../wire/extension.js';
@@ -44,6 +44,7 @@ import { OID_OPEN_ENCLAVE_SGX_EVIDENCE, checkOpenEnclaveBinding, decodeOpenEncla
 import { verifyIntelQuote, type IntelCollateral, type IntelPcsCollateral } from './intel/index.js';
 import { verifyNitroSanCertificate } from './nitro/index.js';
 import { azurePlatformOf } from './azure/index.js';
+import { appraiseGpu, verifyGpuEvidence } from './nvidia/index.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
 import type { SnpEndorsements } from './sev-snp/index.js';
 import { Transcript, recorded, type Platform, type VerifiedEvidence, type VerifyContext } from './types.js';
@@ -302,12 +303,16 @@ function tagName(tag: number): string {
 }
 
 /** The tagged evidence, from 2.23.133.5.4.9 and, when both are present, cross-checked with the CMW copy. */
-function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): TaggedEvidence {
+function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): { readonly tagged: TaggedEvidence; readonly gpus: readonly Uint8Array[] } {
   const dice = cert.extensions.get(OID_TCG_DICE_TAGGED_EVIDENCE);
   const cmwValue = cert.extensions.get(OID_CMW);
   let bytes: Uint8Array;
+  let gpus: readonly Uint8Array[] = [];
   if (cmwValue !== undefined) {
-    const fromCmw = recorded(ctx, 'cert.cmw', () => decodeCmwExtension(cmwValue));
+    const contents = recorded(ctx, 'cert.cmw', () => decodeCmwContents(cmwValue));
+    const fromCmw = contents.taggedEvidence;
+    gpus = contents.gpus;
+    if (gpus.length > 0) ctx.transcript.pass('cert.cmw.collection', `the CMW is a collection: cpu and ${gpus.length} GPU${gpus.length === 1 ? '' : 's'}`);
     if (dice !== undefined) {
       // Two copies that differ would let different verifiers see different evidence.
       if (!Buffer.from(fromCmw).equals(Buffer.from(dice))) {
@@ -325,7 +330,7 @@ function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): TaggedEviden
   const name = TAG_NAMES.get(tagged.tag);
   if (name === undefined) fail(ctx, 'ratls.evidence', 'EG_VERIFY_UNSUPPORTED', `evidence tag ${tagName(tagged.tag)} is not one the verifier knows`);
   ctx.transcript.pass('ratls.evidence', `${name} (tag ${tagName(tagged.tag)}), ${tagged.evidence.length} bytes; claims ${tagged.claims.length} bytes`);
-  return tagged;
+  return { tagged, gpus };
 }
 
 /** Endorsements from the options, else the stapled extension. */
@@ -417,6 +422,22 @@ function checkPolicyHash(claims: RatlsClaims | undefined, rv: ReferenceValues, f
   ctx.transcript.pass('ratls.policy-hash', `${actual} is accepted`);
 }
 
+/**
+ * GPU evidence from the CMW collection: each must verify on its own and be
+ * bound to the CPU evidence, its nonce being the report data's first 32
+ * bytes (SHA-256 of the claims), then pass the `nvidia` reference values.
+ */
+function verifyBoundGpus(gpus: readonly Uint8Array[], reportData: string, rv: ReferenceValues, options: VerifyCertificateOptions, ctx: VerifyContext): VerifiedEvidence[] {
+  const nonce = reportData.slice(0, 64);
+  return gpus.map((bytes, i) => {
+    const gpu = verifyGpuEvidence(bytes, ctx, { firstIndex: i, ...(options.nvidiaRoots === undefined ? {} : { roots: options.nvidiaRoots }) });
+    if (gpu.reportData !== nonce) fail(ctx, `gpu${i}.binding`, 'EG_VERIFY_BINDING', `gpu${i}'s nonce ${gpu.reportData} is not the CPU report data's first 32 bytes ${nonce}: the GPU report was made for other evidence`);
+    ctx.transcript.pass(`gpu${i}.binding`, "the GPU report's nonce is the CPU report data's first 32 bytes");
+    appraiseGpu(gpu, rv.nvidia ?? {}, ctx);
+    return gpu;
+  });
+}
+
 /** `requireGpus`: a client that asked for GPU evidence and got less fails, whatever else verified. */
 function checkGpus(verifiedGpus: number, rv: ReferenceValues, format: string, ctx: VerifyContext): void {
   if (rv.requireGpus === undefined) return;
@@ -450,7 +471,14 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
  * the freshness answer: claims → key binding → platform evidence → report
  * data → nonce and session binding → policy hash → appraisal.
  */
-function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stapled: Uint8Array | undefined, run: Run, expect: BindingExpectations): Verdict {
+function verifyBoundEvidence(
+  tagged: TaggedEvidence,
+  cert: ReadCertificate,
+  stapled: Uint8Array | undefined,
+  run: Run,
+  expect: BindingExpectations,
+  gpus: readonly Uint8Array[] = [],
+): Verdict {
   const { ctx, rv, flags, options } = run;
   const claims = recorded(ctx, 'ratls.claims', () => decodeClaims(tagged.claims));
   ctx.transcript.pass(
@@ -488,7 +516,8 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
   }
 
   checkPolicyHash(claims, rv, 'enclave-gate', ctx);
-  checkGpus(0, rv, 'enclave-gate', ctx);
+  const gpuEvidence = verifyBoundGpus(gpus, expected, rv, options, ctx);
+  checkGpus(gpuEvidence.length, rv, 'enclave-gate', ctx);
   const nonce: NonceSource = claims.nonce === undefined ? { kind: 'claims' } : { kind: 'claims', nonce: claims.nonce };
   appraiseEvidence(evidence, rv, flags, nonce, ctx);
   const ratls: RatlsBinding = {
@@ -498,7 +527,10 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
     ...(claims.nonce === undefined ? {} : { nonce: hex(claims.nonce) }),
     ...(claims.tlsExporter === undefined ? {} : { tlsExporter: hex(claims.tlsExporter) }),
   };
-  return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+  // The GPUs' verified claims join the CPU's, so policies and callers see both.
+  const withGpus: VerifiedEvidence =
+    gpuEvidence.length === 0 ? evidence : { ...evidence, claims: { ...evidence.claims, gpus: gpuEvidence.flatMap((g) => (g.claims as { devices: readonly unknown[] }).devices) } };
+  return successVerdict(withGpus, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
 }
 
 /**
@@ -535,11 +567,11 @@ function checkAzureUserData(evidence: VerifiedEvidence, reportData: string, ctx:
 
 function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
   const { ctx } = run;
-  const tagged = taggedEvidence(cert, ctx);
+  const { tagged, gpus } = taggedEvidence(cert, ctx);
   run.platform = platformOfTag(tagged.tag, tagged.evidence);
   checkSelfSignature(cert, ctx);
   checkCertificateValidity(cert, ctx);
-  return verifyBoundEvidence(tagged, cert, cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST), run, {});
+  return verifyBoundEvidence(tagged, cert, cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST), run, {}, gpus);
 }
 
 // ───────────────────────── foreign formats ─────────────────────────

@@ -45,6 +45,8 @@ export const MAX_GPU_EVIDENCE_BYTES = 256 * 1024;
 export interface GpuVerifyOptions {
   /** Trust anchors (SHA-256 of DER → name) in place of the pinned NVIDIA root; tests only. */
   readonly roots?: ReadonlyMap<string, string>;
+  /** Number of the first device in transcript steps (gpu<N>), when several pieces of evidence are verified in a row. */
+  readonly firstIndex?: number;
 }
 
 /** One verified device. */
@@ -176,7 +178,7 @@ function verifyDevice(device: DeviceInput, i: number, roots: ReadonlyMap<string,
 export function verifyGpuEvidence(bytes: Uint8Array, ctx: VerifyContext, options: GpuVerifyOptions = {}): VerifiedEvidence {
   const devices = recorded(ctx, 'gpu.parse', () => parseGpuEvidence(bytes));
   const roots = options.roots ?? NVIDIA_PINNED_ROOTS;
-  const verified = devices.map((d, i) => verifyDevice(d, i, roots, ctx));
+  const verified = devices.map((d, i) => verifyDevice(d, (options.firstIndex ?? 0) + i, roots, ctx));
   const nonce = verified[0]!.nonce;
   if (verified.some((d) => d.nonce !== nonce)) fail(ctx, 'gpu.nonce', 'EG_VERIFY_BINDING', 'the GPUs were asked with different nonces');
   const claims: GpuClaims = { devices: verified };
