@@ -18,6 +18,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # TPM provisioned with tpm2-tools (test/fakes/swtpm.ts).
 command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
 command -v tpm2_createprimary >/dev/null 2>&1 || need+=(tpm2-tools)
+# gcc: builds the stand-in libnvidia-ml.so.1 (test/fakes/fake-nvml.c).
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then

@@ -93,6 +93,8 @@ export const configSchema = z
         nsmDevice: z.string().default('/dev/nsm'),
         /** TPM of the `azure-vtpm` provider: a device, a unix socket or tcp://host:port (swtpm). */
         tpmDevice: z.string().default('/dev/tpmrm0'),
+        /** Carry each NVIDIA GPU's attestation report (NVML) beside the CPU evidence. */
+        nvidiaGpus: z.boolean().default(false),
         /** Least time between the starts of two hardware quotes (TDX quotes take ~1 s on stock kernels). */
         minQuoteIntervalMs: z.number().int().nonnegative().max(60_000).default(250),
         /** Longest an evidence request waits for its turn before it is refused as rate-limited. */

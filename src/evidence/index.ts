@@ -27,6 +27,7 @@ export { createDstackProvider, DEFAULT_DSTACK_SOCKET, DSTACK_GET_QUOTE, type Dst
 export { createNitroProvider, DEFAULT_NSM_DEVICE, NSM_IOCTL_RAW, encodeNsmAttestationRequest, type NitroOptions } from './nitro.js';
 export { createAzureVtpmProvider, DEFAULT_TPM_DEVICE, DEFAULT_IMDS_URL, AZURE_IMDS, type AzureVtpmOptions } from './azure-vtpm.js';
 export { Tpm, TpmError, openTpm, marshalCommand, TPM_CC, type TpmOpener, type TpmTransport } from './tpm2.js';
+export { createNvmlGpuSource, NVML_LIBRARY, type NvmlOptions } from './nvml.js';
 export { withGpuEvidence, encodeGpuEvidence, gpuNonce, type GpuAttestation, type GpuReportSource } from './gpu.js';
 export { nativeIoctlOpener, type IoctlDevice, type IoctlOpener } from './native-ioctl.js';
 export { createAutoProvider, detectProvider, type AutoProvider, type Detection, type DetectionStep } from './auto.js';
@@ -62,8 +63,8 @@ export interface ProviderOptions {
   /** How long azure-vtpm waits for the paravisor to refresh the HCL report (default 10 s). */
   readonly hclWaitMs?: number;
   /**
-   * GPU reports to carry beside the CPU evidence (CMW collection). No NVML
-   * source ships yet; callers of the library may pass their own.
+   * GPU reports to carry beside the CPU evidence (CMW collection):
+   * createNvmlGpuSource() on a host with NVIDIA GPUs in CC mode.
    */
   readonly gpuSource?: GpuReportSource;
   /** Stand-in for configfs, for tests only. */
