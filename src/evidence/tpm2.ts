@@ -52,7 +52,7 @@ export class TpmError extends Error {
 /** A few response codes an operator may meet, by name (Part 2, §6.6). */
 function describeRc(rc: number): string {
   if (rc & 0x80) {
-    const names: Record<number, string> = { 0x0b: 'TPM_RC_HANDLE: no such handle', 0x0e: 'TPM_RC_AUTH_FAIL: wrong authorization', 0x15: 'TPM_RC_SIZE', 0x04: 'TPM_RC_VALUE', 0x1d: 'TPM_RC_RANGE' };
+    const names: Record<number, string> = { 0x0b: 'TPM_RC_HANDLE: no such handle', 0x0e: 'TPM_RC_AUTH_FAIL: wrong authorization', 0x15: 'TPM_RC_SIZE', 0x04: 'TPM_RC_VALUE', 0x0d: 'TPM_RC_RANGE' };
     return names[rc & 0x3f] ?? 'format-1 error';
   }
   const names: Record<number, string> = {
@@ -196,8 +196,16 @@ export class Tpm {
   constructor(readonly transport: TpmTransport) {}
 
   async #call(command: keyof typeof TPM_CC, handles: readonly number[], params: Uint8Array, withSession: boolean, responseHandles = 0): Promise<Reader> {
-    const response = await this.transport.send(marshalCommand(TPM_CC[command], handles, params, withSession));
-    return openResponse(command, response, withSession, responseHandles);
+    const marshalled = marshalCommand(TPM_CC[command], handles, params, withSession);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return openResponse(command, await this.transport.send(marshalled), withSession, responseHandles);
+      } catch (error) {
+        // TPM_RC_RETRY, TPM_RC_YIELDED and TPM_RC_TESTING mean "ask again"; a few tries, then the error stands.
+        if (!(error instanceof TpmError) || ![0x922, 0x908, 0x90a].includes(error.rc) || attempt === 4) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      }
+    }
   }
 
   async nvReadPublic(index: number): Promise<NvPublic> {
