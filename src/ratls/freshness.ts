@@ -77,6 +77,7 @@ export function createFreshnessResponder(options: FreshnessOptions): FreshnessRe
       platform: options.provider.platform,
       tagged_evidence: Buffer.from(tagged).toString('base64'),
       ...(evidence.endorsements ? { endorsements: Buffer.from(evidence.endorsements).toString('base64') } : {}),
+      ...(evidence.gpus !== undefined && evidence.gpus.length > 0 ? { gpus: evidence.gpus.map((g) => Buffer.from(g).toString('base64')) } : {}),
       issued_at: new Date(now()).toISOString(),
     };
   };

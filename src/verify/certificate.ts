@@ -684,7 +684,7 @@ export function verifyFreshAttestation(answer: unknown, options: VerifyFreshOpti
     run.platform = platformOfTag(tagged.tag, tagged.evidence);
     run.ctx.transcript.pass('fresh.answer', `${decoded.platform} evidence issued at ${decoded.issuedAt} (tag ${tagName(tagged.tag)})`);
     const read = readCertificate(options.certificate, run.ctx);
-    const verdict = verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter });
+    const verdict = verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter }, decoded.gpus);
     return applyAppraisalPolicy(verdict, options.appraisalPolicy, transcript);
   } catch (error) {
     return failureVerdict(error, transcript, run.platform);
