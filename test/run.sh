@@ -22,6 +22,12 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # curl: the identity and audit tests call the proxy with a client certificate.
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# swtpm and tpm2-tools: the azure-vtpm provider runs against a real software
+# TPM provisioned with tpm2-tools (test/fakes/swtpm.ts).
+command -v swtpm >/dev/null 2>&1 || need+=(swtpm)
+command -v tpm2_createprimary >/dev/null 2>&1 || need+=(tpm2-tools)
+# gcc: builds the stand-in libnvidia-ml.so.1 (test/fakes/fake-nvml.c).
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"
   if [[ $(id -u) -ne 0 ]]; then

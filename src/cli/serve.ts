@@ -22,7 +22,7 @@ Options (each also settable as an environment variable, and in the config file):
   --admin HOST:PORT         admin listener    [127.0.0.1:9464]  (ENCLAVE_GATE_ADMIN)
   --upstream URL            http://host:port or unix:/path [http://127.0.0.1:8000] (ENCLAVE_GATE_UPSTREAM)
   --policy PATH             bundle .tar.gz or a Rego directory  (ENCLAVE_GATE_POLICY)
-  --attestation PROVIDER    simulated|configfs-tsm|gramine|dstack|auto [simulated] (ENCLAVE_GATE_ATTESTATION)
+  --attestation PROVIDER    simulated|configfs-tsm|gramine|dstack|nitro|azure-vtpm|auto [simulated] (ENCLAVE_GATE_ATTESTATION)
   --log-level LEVEL         fatal|error|warn|info|debug|trace|silent [info] (ENCLAVE_GATE_LOG_LEVEL)
   --workers N|auto          processes serving the RA-TLS port; auto = one per CPU [1] (ENCLAVE_GATE_WORKERS)
   --decision-log PATH       write the signed decision log (JSON Lines) here (ENCLAVE_GATE_DECISION_LOG)

@@ -37,7 +37,7 @@ const PROCESS_IO: VerifyIo = {
 export const VERIFY_USAGE = `Usage:
   enclave-gate verify https://HOST:PORT [options]
   enclave-gate verify --cert FILE.pem|FILE.der [options]
-  enclave-gate verify --evidence FILE --platform sev-snp|tdx|sgx|nitro|simulated [options]
+  enclave-gate verify --evidence FILE --platform sev-snp|tdx|sgx|nitro|azure-sev-snp|azure-tdx|nvidia-gpu|simulated [options]
 
 Options:
   --reference-values FILE   JSON reference values (docs/verify.md)
@@ -48,8 +48,9 @@ Options:
   --allow-debug             accept debug TEEs
   --at ISO-8601             validation instant (default: now)
   --json                    print the verdict as JSON
-  --endorsements FILE ...   SEV-SNP: the VCEK/VLEK, then the ASK/ARK PEM bundle (repeatable)
-  --collateral FILE         TDX/SGX: collateral JSON (dcap-qvl QuoteCollateralV3 or Intel PCS shape)
+  --endorsements FILE ...   SEV-SNP: the VCEK/VLEK, then the ASK/ARK PEM bundle (repeatable);
+                            azure-sev-snp: the ASK/ARK bundle (the VCEK is usually in the evidence)
+  --collateral FILE         TDX/SGX/azure-tdx: collateral JSON (dcap-qvl QuoteCollateralV3 or Intel PCS shape)
   --product P               SEV-SNP: milan, genoa or turin (v2 reports)
   --allow-trailing-data     TDX/SGX: accept unsigned bytes after the quote (refused by default)
   --fresh                   https:// targets: also fetch fresh evidence over the same connection

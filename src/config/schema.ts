@@ -102,10 +102,16 @@ export const configSchema = z
     attestation: z
       .object({
         /** `auto` probes configfs-tsm, then gramine, then dstack; it never picks `simulated`. */
-        provider: z.enum(['simulated', 'configfs-tsm', 'gramine', 'dstack', 'auto']).default('simulated'),
+        provider: z.enum(['simulated', 'configfs-tsm', 'gramine', 'dstack', 'nitro', 'azure-vtpm', 'auto']).default('simulated'),
         configfsRoot: z.string().default('/sys/kernel/config/tsm/report'),
         gramineDevice: z.string().default('/dev/attestation'),
         dstackSocket: z.string().default('/var/run/dstack.sock'),
+        /** Nitro Secure Module device (the `nitro` provider). */
+        nsmDevice: z.string().default('/dev/nsm'),
+        /** TPM of the `azure-vtpm` provider: a device, a unix socket or tcp://host:port (swtpm). */
+        tpmDevice: z.string().default('/dev/tpmrm0'),
+        /** Carry each NVIDIA GPU's attestation report (NVML) beside the CPU evidence. */
+        nvidiaGpus: z.boolean().default(false),
         /** Least time between the starts of two hardware quotes (TDX quotes take ~1 s on stock kernels). */
         minQuoteIntervalMs: z.number().int().nonnegative().max(60_000).default(250),
         /** Longest an evidence request waits for its turn before it is refused as rate-limited. */

@@ -5,7 +5,9 @@
  * configfs that is not mounted into the container). Each is *probed*, not
  * just looked for: configfs-tsm must create a report directory and name a
  * known TSM provider, Gramine must report DCAP, the dstack socket must accept
- * a connection. `simulated` is never a candidate: development evidence must
+ * a connection, the vTPM (azure-vtpm) must hold Azure's HCL report index and
+ * attestation key, the NSM (nitro, last: only inside a Nitro Enclave) must
+ * answer DescribeNSM. `simulated` is never a candidate: development evidence must
  * be asked for by name.
  */
 import { EnclaveGateError, describeThrown } from '../errors.js';

@@ -60,6 +60,8 @@ export interface CachingProvider extends EvidenceProvider {
 interface Job {
   readonly key: string;
   readonly reportData: Uint8Array;
+  /** Nitro's public_key / nonce fields; part of the key, so a cached document always echoes the caller's. */
+  readonly binding: Pick<GetEvidenceOptions, 'publicKey' | 'nonce'>;
   readonly promise: Promise<Evidence>;
   resolve(evidence: Evidence): void;
   reject(error: unknown): void;
@@ -141,7 +143,7 @@ export function createCachingProvider(inner: EvidenceProvider, options: CachingO
     counters.quotes++;
     // Promise.resolve().then: a provider that throws synchronously still settles the job.
     Promise.resolve()
-      .then(() => inner.getEvidence(job.reportData))
+      .then(() => inner.getEvidence(job.reportData, job.binding))
       .then(
         (evidence) => {
           remember(job.key, evidence);
@@ -188,7 +190,12 @@ export function createCachingProvider(inner: EvidenceProvider, options: CachingO
         throw new EnclaveGateError('EG_ATTESTATION_FAILED', `attestation provider "${inner.name}": report data must be exactly ${REPORT_DATA_LENGTH} bytes`);
       }
       callOptions.signal?.throwIfAborted();
-      const key = Buffer.from(reportData).toString('hex');
+      const hex = (b: Uint8Array | undefined): string => (b === undefined ? '-' : Buffer.from(b).toString('hex'));
+      const key = `${hex(reportData)}:${hex(callOptions.publicKey)}:${hex(callOptions.nonce)}`;
+      const binding = {
+        ...(callOptions.publicKey === undefined ? {} : { publicKey: new Uint8Array(callOptions.publicKey) }),
+        ...(callOptions.nonce === undefined ? {} : { nonce: new Uint8Array(callOptions.nonce) }),
+      };
       const hit = cache.get(key);
       if (hit !== undefined) {
         if (hit.expiresAt > now()) {
@@ -210,7 +217,7 @@ export function createCachingProvider(inner: EvidenceProvider, options: CachingO
         });
         // Callers may all have gone (aborted); an unobserved rejection must not crash the process.
         promise.catch(() => undefined);
-        const created: Job = { key, reportData: new Uint8Array(reportData), promise, resolve, reject, interested: 0, started: false, timer: undefined };
+        const created: Job = { key, reportData: new Uint8Array(reportData), binding, promise, resolve, reject, interested: 0, started: false, timer: undefined };
         created.timer = setTimeout(() => {
           if (!created.started) drop(created, refuse(`an evidence request waited ${maxWaitMs} ms without its turn`));
         }, maxWaitMs);

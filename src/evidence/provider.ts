@@ -8,10 +8,10 @@
  * Names accepted by `--attestation`. `auto` is a choice, not a source: the
  * provider it returns reports the concrete name once detection has run.
  */
-export type ProviderName = 'simulated' | 'configfs-tsm' | 'gramine' | 'dstack' | 'auto';
+export type ProviderName = 'simulated' | 'configfs-tsm' | 'gramine' | 'dstack' | 'nitro' | 'azure-vtpm' | 'auto';
 
 /** Providers that talk to real hardware (what `auto` picks from). */
-export type HardwareProviderName = 'configfs-tsm' | 'gramine' | 'dstack';
+export type HardwareProviderName = 'configfs-tsm' | 'gramine' | 'dstack' | 'nitro' | 'azure-vtpm';
 
 /** Evidence as a provider returns it. */
 export interface Evidence {
@@ -21,6 +21,11 @@ export interface Evidence {
   readonly evidence: Uint8Array;
   /** Stapled endorsements (certificate chains, collateral), when the platform hands them out. */
   readonly endorsements?: Uint8Array;
+  /**
+   * GPU evidence made for the same report data (one CoCo device_evidence_list
+   * JSON per GPU), carried beside the CPU evidence in the CMW collection.
+   */
+  readonly gpus?: readonly Uint8Array[];
   /**
    * Things the operator should know that did not stop issuance, e.g. a host
    * certificate table that could not be stapled. Callers log them.
@@ -32,6 +37,15 @@ export interface Evidence {
 export interface GetEvidenceOptions {
   /** Gives up waiting (in a queue) when aborted; a quote already running still finishes. */
   readonly signal?: AbortSignal;
+  /**
+   * What the report data binds, for platforms whose evidence has fields of
+   * its own for them (Nitro's `public_key` and `nonce`): the DER
+   * SubjectPublicKeyInfo of the TLS key and the client's freshness nonce.
+   * The report data already binds both (through the claims hash), so
+   * providers without such fields ignore them.
+   */
+  readonly publicKey?: Uint8Array;
+  readonly nonce?: Uint8Array;
 }
 
 /** One TEE evidence source. */

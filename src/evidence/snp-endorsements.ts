@@ -16,12 +16,16 @@ export interface SnpEndorsementCerts {
   readonly chain: readonly Uint8Array[];
 }
 
-/** Encodes stapled SEV-SNP endorsements (deterministic CBOR, so re-issuing yields identical bytes). */
-export function encodeSnpEndorsements(value: SnpEndorsementCerts): Uint8Array {
+/**
+ * Encodes stapled SEV-SNP endorsements (deterministic CBOR, so re-issuing
+ * yields identical bytes). `tag` is the evidence's tag: Azure vTPM evidence
+ * staples the same map under its own tag.
+ */
+export function encodeSnpEndorsements(value: SnpEndorsementCerts, tag: number = EVIDENCE_TAG.sevSnp): Uint8Array {
   if (value.chain.length === 0) throw new TypeError('stapled SEV-SNP endorsements need at least one chain certificate');
   const map = new Map<string, unknown>([
     ['vek', value.vek],
     ['chain', [...value.chain]],
   ]);
-  return encode(new Tag(EVIDENCE_TAG.sevSnp, map), cdeEncodeOptions);
+  return encode(new Tag(tag, map), cdeEncodeOptions);
 }

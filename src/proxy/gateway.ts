@@ -9,7 +9,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Pool } from 'undici';
 import { type Config, splitHostPort } from '../config/index.js';
-import { createProvider, detectNow, type EvidenceProvider } from '../evidence/index.js';
+import { createNvmlGpuSource, createProvider, detectNow, type EvidenceProvider } from '../evidence/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { bundleFailureReason, createFileBundleSource, createHttpBundleSource, type BundleSource } from '../policy/bundle-source.js';
@@ -150,6 +150,9 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         configfsRoot: config.attestation.configfsRoot,
         gramineDevice: config.attestation.gramineDevice,
         dstackSocket: config.attestation.dstackSocket,
+        nsmDevice: config.attestation.nsmDevice,
+        tpmDevice: config.attestation.tpmDevice,
+        ...(config.attestation.nvidiaGpus ? { gpuSource: createNvmlGpuSource() } : {}),
         cache: {
           minIntervalMs: config.attestation.minQuoteIntervalMs,
           maxWaitMs: config.attestation.maxQuoteWaitMs,

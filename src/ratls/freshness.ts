@@ -60,7 +60,7 @@ export function createFreshnessResponder(options: FreshnessOptions): FreshnessRe
     const claims = encodeClaims({ pubkeyHash: hashEntry('sha-384', spki), policyHash: options.policyHash(), nonce, tlsExporter });
     let evidence;
     try {
-      evidence = await options.provider.getEvidence(reportDataFor(claims));
+      evidence = await options.provider.getEvidence(reportDataFor(claims), { publicKey: spki, nonce });
     } catch (cause) {
       // The provider's own quote limiter (evidence/caching.ts) refuses bursts
       // the bucket above let through; tell the client when to come back.
@@ -77,6 +77,7 @@ export function createFreshnessResponder(options: FreshnessOptions): FreshnessRe
       platform: options.provider.platform,
       tagged_evidence: Buffer.from(tagged).toString('base64'),
       ...(evidence.endorsements ? { endorsements: Buffer.from(evidence.endorsements).toString('base64') } : {}),
+      ...(evidence.gpus !== undefined && evidence.gpus.length > 0 ? { gpus: evidence.gpus.map((g) => Buffer.from(g).toString('base64')) } : {}),
       issued_at: new Date(now()).toISOString(),
     };
   };

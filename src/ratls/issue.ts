@@ -113,7 +113,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       ...(options.auditKeyHash === undefined ? {} : { auditKeyHash: options.auditKeyHash }),
     };
     const claimsBuffer = encodeClaims(claims);
-    const evidence = await options.provider.getEvidence(reportDataFor(claimsBuffer));
+    const evidence = await options.provider.getEvidence(reportDataFor(claimsBuffer), { publicKey: spki });
     const tagged = encodeTaggedEvidence({ tag: evidence.tag, evidence: evidence.evidence, claims: claimsBuffer });
 
     const extensions: x509.Extension[] = [
@@ -122,7 +122,7 @@ export async function issueCertificate(options: IssueOptions): Promise<IssuedCer
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
       new x509.SubjectAlternativeNameExtension(altNames(options.subjectAltNames)),
       new x509.Extension(OID_TCG_DICE_TAGGED_EVIDENCE, false, tagged),
-      new x509.Extension(OID_CMW, false, encodeCmwExtension(tagged)),
+      new x509.Extension(OID_CMW, false, encodeCmwExtension(tagged, evidence.gpus ?? [])),
     ];
     if (evidence.endorsements) {
       extensions.push(new x509.Extension(OID_TCG_DICE_ENDORSEMENT_MANIFEST, false, evidence.endorsements));

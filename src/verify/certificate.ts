@@ -25,7 +25,7 @@ import {
   OID_CMW,
   OID_TCG_DICE_ENDORSEMENT_MANIFEST,
   OID_TCG_DICE_TAGGED_EVIDENCE,
-  decodeCmwExtension,
+  decodeCmwContents,
   decodeTaggedEvidence,
   type TaggedEvidence,
 } from '../wire/extension.js';
@@ -43,6 +43,8 @@ import {
 import { OID_OPEN_ENCLAVE_SGX_EVIDENCE, checkOpenEnclaveBinding, decodeOpenEnclaveEvidence } from './foreign/index.js';
 import { verifyIntelQuote, type IntelCollateral, type IntelPcsCollateral } from './intel/index.js';
 import { verifyNitroSanCertificate } from './nitro/index.js';
+import { azurePlatformOf } from './azure/index.js';
+import { appraiseGpu, verifyGpuEvidence } from './nvidia/index.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
 import type { SnpEndorsements } from './sev-snp/index.js';
 import { Transcript, recorded, type Platform, type VerifiedEvidence, type VerifyContext } from './types.js';
@@ -142,9 +144,9 @@ function onlyKeys(map: Record<string, unknown>, allowed: readonly string[]): voi
   for (const key of Object.keys(map)) if (!allowed.includes(key)) parseFail(`unknown key "${key.slice(0, 40)}"`);
 }
 
-/** Decodes stapled SEV-SNP endorsements into the verifier's input shape. */
-export function decodeStapledSnpEndorsements(bytes: Uint8Array): SnpEndorsements {
-  const map = decodeStapledMap(bytes, EVIDENCE_TAG.sevSnp);
+/** Decodes stapled SEV-SNP endorsements into the verifier's input shape (`tag`: the evidence's, sevSnp or azureVtpm). */
+export function decodeStapledSnpEndorsements(bytes: Uint8Array, tag: number = EVIDENCE_TAG.sevSnp): SnpEndorsements {
+  const map = decodeStapledMap(bytes, tag);
   onlyKeys(map, ['vek', 'chain']);
   const vek = map['vek'];
   const chain = map['chain'];
@@ -291,6 +293,7 @@ const TAG_NAMES: ReadonlyMap<number, string> = new Map([
   [EVIDENCE_TAG.intelQuote, 'Intel TDX/SGX quote'],
   [EVIDENCE_TAG.sevSnp, 'SEV-SNP report'],
   [EVIDENCE_TAG.nitro, 'Nitro attestation document'],
+  [EVIDENCE_TAG.azureVtpm, 'Azure vTPM evidence (HCL report and TPM quote)'],
   [EVIDENCE_TAG.simulated, 'simulated evidence'],
 ]);
 
@@ -300,12 +303,16 @@ function tagName(tag: number): string {
 }
 
 /** The tagged evidence, from 2.23.133.5.4.9 and, when both are present, cross-checked with the CMW copy. */
-function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): TaggedEvidence {
+function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): { readonly tagged: TaggedEvidence; readonly gpus: readonly Uint8Array[] } {
   const dice = cert.extensions.get(OID_TCG_DICE_TAGGED_EVIDENCE);
   const cmwValue = cert.extensions.get(OID_CMW);
   let bytes: Uint8Array;
+  let gpus: readonly Uint8Array[] = [];
   if (cmwValue !== undefined) {
-    const fromCmw = recorded(ctx, 'cert.cmw', () => decodeCmwExtension(cmwValue));
+    const contents = recorded(ctx, 'cert.cmw', () => decodeCmwContents(cmwValue));
+    const fromCmw = contents.taggedEvidence;
+    gpus = contents.gpus;
+    if (gpus.length > 0) ctx.transcript.pass('cert.cmw.collection', `the CMW is a collection: cpu and ${gpus.length} GPU${gpus.length === 1 ? '' : 's'}`);
     if (dice !== undefined) {
       // Two copies that differ would let different verifiers see different evidence.
       if (!Buffer.from(fromCmw).equals(Buffer.from(dice))) {
@@ -323,12 +330,13 @@ function taggedEvidence(cert: ReadCertificate, ctx: VerifyContext): TaggedEviden
   const name = TAG_NAMES.get(tagged.tag);
   if (name === undefined) fail(ctx, 'ratls.evidence', 'EG_VERIFY_UNSUPPORTED', `evidence tag ${tagName(tagged.tag)} is not one the verifier knows`);
   ctx.transcript.pass('ratls.evidence', `${name} (tag ${tagName(tagged.tag)}), ${tagged.evidence.length} bytes; claims ${tagged.claims.length} bytes`);
-  return tagged;
+  return { tagged, gpus };
 }
 
 /** Endorsements from the options, else the stapled extension. */
 function endorsementSources(tag: number, stapled: Uint8Array | undefined, options: VerifyCertificateOptions, ctx: VerifyContext): EvidenceSources {
   const base: EvidenceSources = {
+    ...(options.nitroRoots === undefined ? {} : { nitroRoots: options.nitroRoots }),
     ...(options.product === undefined ? {} : { product: options.product }),
     ...(options.chainCache === undefined ? {} : { chainCache: options.chainCache }),
   };
@@ -341,6 +349,18 @@ function endorsementSources(tag: number, stapled: Uint8Array | undefined, option
     const endorsements = recorded(ctx, 'ratls.endorsements', () => decodeStapledSnpEndorsements(stapled));
     ctx.transcript.pass('ratls.endorsements', `stapled VEK and ${endorsements.chain === undefined ? 0 : (endorsements.chain as readonly unknown[]).length} chain certificates`);
     return { ...base, endorsements };
+  }
+  if (tag === EVIDENCE_TAG.azureVtpm) {
+    // SNP: the VCEK and ASK/ARK, stapled by the provider from IMDS; TDX: collateral only from the caller.
+    const withCollateral: EvidenceSources = options.collateral === undefined ? base : { ...base, collateral: options.collateral };
+    if (options.endorsements !== undefined) {
+      ctx.transcript.pass('ratls.endorsements', 'SEV-SNP endorsements given by the caller');
+      return { ...withCollateral, endorsements: options.endorsements };
+    }
+    if (stapled === undefined) return withCollateral;
+    const endorsements = recorded(ctx, 'ratls.endorsements', () => decodeStapledSnpEndorsements(stapled, EVIDENCE_TAG.azureVtpm));
+    ctx.transcript.pass('ratls.endorsements', 'stapled VCEK and its chain (from Azure IMDS)');
+    return { ...withCollateral, endorsements };
   }
   if (tag === EVIDENCE_TAG.intelQuote) {
     if (options.collateral !== undefined) {
@@ -365,12 +385,22 @@ function verifyTagged(tag: number, evidence: Uint8Array, sources: EvidenceSource
       return verifyPlatformEvidence('sev-snp', evidence, sources, ctx);
     case EVIDENCE_TAG.nitro:
       return verifyPlatformEvidence('nitro', evidence, sources, ctx);
+    case EVIDENCE_TAG.azureVtpm:
+      // The HCL report inside says SNP or TDX.
+      return verifyPlatformEvidence(recorded(ctx, 'azure.parse', () => azurePlatformOf(evidence)), evidence, sources, ctx);
     default:
       return verifyPlatformEvidence('simulated', evidence, sources, ctx);
   }
 }
 
-function platformOfTag(tag: number): Platform | undefined {
+function platformOfTag(tag: number, evidence?: Uint8Array): Platform | undefined {
+  if (tag === EVIDENCE_TAG.azureVtpm && evidence !== undefined) {
+    try {
+      return azurePlatformOf(evidence);
+    } catch {
+      return undefined; // reported, with its reason, when the evidence is verified
+    }
+  }
   if (tag === EVIDENCE_TAG.sevSnp) return 'sev-snp';
   if (tag === EVIDENCE_TAG.nitro) return 'nitro';
   if (tag === EVIDENCE_TAG.simulated) return 'simulated';
@@ -390,6 +420,31 @@ function checkPolicyHash(claims: RatlsClaims | undefined, rv: ReferenceValues, f
     fail(ctx, 'ratls.policy-hash', 'EG_VERIFY_REFERENCE_VALUES', `policy hash ${actual} is not among the ${rv.policyHashes.length} accepted`);
   }
   ctx.transcript.pass('ratls.policy-hash', `${actual} is accepted`);
+}
+
+/**
+ * GPU evidence from the CMW collection: each must verify on its own and be
+ * bound to the CPU evidence, its nonce being the report data's first 32
+ * bytes (SHA-256 of the claims), then pass the `nvidia` reference values.
+ */
+function verifyBoundGpus(gpus: readonly Uint8Array[], reportData: string, rv: ReferenceValues, options: VerifyCertificateOptions, ctx: VerifyContext): VerifiedEvidence[] {
+  const nonce = reportData.slice(0, 64);
+  return gpus.map((bytes, i) => {
+    const gpu = verifyGpuEvidence(bytes, ctx, { firstIndex: i, ...(options.nvidiaRoots === undefined ? {} : { roots: options.nvidiaRoots }) });
+    if (gpu.reportData !== nonce) fail(ctx, `gpu${i}.binding`, 'EG_VERIFY_BINDING', `gpu${i}'s nonce ${gpu.reportData} is not the CPU report data's first 32 bytes ${nonce}: the GPU report was made for other evidence`);
+    ctx.transcript.pass(`gpu${i}.binding`, "the GPU report's nonce is the CPU report data's first 32 bytes");
+    appraiseGpu(gpu, rv.nvidia ?? {}, ctx);
+    return gpu;
+  });
+}
+
+/** `requireGpus`: a client that asked for GPU evidence and got less fails, whatever else verified. */
+function checkGpus(verifiedGpus: number, rv: ReferenceValues, format: string, ctx: VerifyContext): void {
+  if (rv.requireGpus === undefined) return;
+  if (verifiedGpus < rv.requireGpus) {
+    fail(ctx, 'ratls.gpus', 'EG_VERIFY_REFERENCE_VALUES', `${rv.requireGpus} GPUs' evidence is required but the ${format} certificate carries ${verifiedGpus === 0 ? 'none' : `only ${verifiedGpus}`}`);
+  }
+  ctx.transcript.pass('ratls.gpus', `${verifiedGpus} GPUs verified, ${rv.requireGpus} required`);
 }
 
 /** Per-run state shared by the three formats. */
@@ -418,7 +473,14 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
  * the freshness answer: claims → key binding → platform evidence → report
  * data → nonce and session binding → policy hash → appraisal.
  */
-function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stapled: Uint8Array | undefined, run: Run, expect: BindingExpectations): Verdict {
+function verifyBoundEvidence(
+  tagged: TaggedEvidence,
+  cert: ReadCertificate,
+  stapled: Uint8Array | undefined,
+  run: Run,
+  expect: BindingExpectations,
+  gpus: readonly Uint8Array[] = [],
+): Verdict {
   const { ctx, rv, flags, options } = run;
   const claims = recorded(ctx, 'ratls.claims', () => decodeClaims(tagged.claims));
   ctx.transcript.pass(
@@ -442,6 +504,9 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
   }
   ctx.transcript.pass('ratls.report-data', 'report data is SHA-256(claims buffer) followed by 32 zero bytes');
 
+  if (evidence.platform === 'nitro') checkNitroFields(evidence, cert.spki, claims, ctx);
+  if (evidence.platform === 'azure-sev-snp' || evidence.platform === 'azure-tdx') checkAzureUserData(evidence, expected, ctx);
+
   if (expect.nonce !== undefined) {
     if (!sameBytes(claims.nonce, expect.nonce)) fail(ctx, 'fresh.nonce', 'EG_VERIFY_BINDING', 'the answer does not carry the nonce this client sent (replayed or for another client)');
     ctx.transcript.pass('fresh.nonce', `claims carry this client's ${expect.nonce.length}-byte nonce`);
@@ -454,6 +519,8 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
   }
 
   checkPolicyHash(claims, rv, 'enclave-gate', ctx);
+  const gpuEvidence = verifyBoundGpus(gpus, expected, rv, options, ctx);
+  checkGpus(gpuEvidence.length, rv, 'enclave-gate', ctx);
   const nonce: NonceSource = claims.nonce === undefined ? { kind: 'claims' } : { kind: 'claims', nonce: claims.nonce };
   appraiseEvidence(evidence, rv, flags, nonce, ctx);
   const ratls: RatlsBinding = {
@@ -464,16 +531,51 @@ function verifyBoundEvidence(tagged: TaggedEvidence, cert: ReadCertificate, stap
     ...(claims.tlsExporter === undefined ? {} : { tlsExporter: hex(claims.tlsExporter) }),
     ...(claims.auditKeyHash === undefined ? {} : { auditKeyHash: formatHashEntry(claims.auditKeyHash) }),
   };
-  return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+  // The GPUs' verified claims join the CPU's, so policies and callers see both.
+  const withGpus: VerifiedEvidence =
+    gpuEvidence.length === 0 ? evidence : { ...evidence, claims: { ...evidence.claims, gpus: gpuEvidence.flatMap((g) => (g.claims as { devices: readonly unknown[] }).devices) } };
+  return successVerdict(withGpus, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
+}
+
+/**
+ * Nitro documents have fields of their own for the key and the nonce. The
+ * report data (user_data) already binds both through the claims; when the
+ * document also fills `public_key` or `nonce` they must say the same thing,
+ * or two verifiers reading different fields would disagree.
+ */
+function checkNitroFields(evidence: VerifiedEvidence, spki: Uint8Array, claims: RatlsClaims, ctx: VerifyContext): void {
+  const publicKey = evidence.claims['publicKey'];
+  const nonce = evidence.claims['nonce'];
+  if (typeof publicKey === 'string') {
+    if (publicKey.toLowerCase() !== hex(spki)) fail(ctx, 'nitro.public-key', 'EG_VERIFY_BINDING', "the document's public_key is not this certificate's SubjectPublicKeyInfo");
+    ctx.transcript.pass('nitro.public-key', "the document's public_key is this certificate's SubjectPublicKeyInfo");
+  }
+  if (typeof nonce === 'string') {
+    if (claims.nonce === undefined || nonce.toLowerCase() !== hex(claims.nonce)) fail(ctx, 'nitro.nonce', 'EG_VERIFY_BINDING', "the document's nonce is not the claims' nonce");
+    ctx.transcript.pass('nitro.nonce', "the document's nonce is the claims' nonce");
+  }
+}
+
+/**
+ * enclave-gate's azure-vtpm provider writes the report data to NV 0x01400002
+ * before reading the HCL report, so the hardware report itself (through its
+ * variable data's user-data) is for this certificate, not only the TPM quote.
+ */
+function checkAzureUserData(evidence: VerifiedEvidence, reportData: string, ctx: VerifyContext): void {
+  const hcl = (evidence.claims as { hcl?: { userData?: unknown } }).hcl;
+  if (hcl?.userData !== reportData) {
+    fail(ctx, 'azure.user-data', 'EG_VERIFY_BINDING', `the HCL report's user-data ${typeof hcl?.userData === 'string' ? hcl.userData : '(none)'} is not the report data: the hardware report was not made for this certificate`);
+  }
+  ctx.transcript.pass('azure.user-data', "the HCL report's user-data is the report data: the hardware report was made for this certificate");
 }
 
 function verifyEnclaveGate(cert: ReadCertificate, run: Run): Verdict {
   const { ctx } = run;
-  const tagged = taggedEvidence(cert, ctx);
-  run.platform = platformOfTag(tagged.tag);
+  const { tagged, gpus } = taggedEvidence(cert, ctx);
+  run.platform = platformOfTag(tagged.tag, tagged.evidence);
   checkSelfSignature(cert, ctx);
   checkCertificateValidity(cert, ctx);
-  return verifyBoundEvidence(tagged, cert, cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST), run, {});
+  return verifyBoundEvidence(tagged, cert, cert.extensions.get(OID_TCG_DICE_ENDORSEMENT_MANIFEST), run, {}, gpus);
 }
 
 // ───────────────────────── foreign formats ─────────────────────────
@@ -491,6 +593,7 @@ function verifyOpenEnclave(cert: ReadCertificate, run: Run): Verdict {
   if (evidence.platform !== 'sgx') fail(ctx, 'oe.evidence', 'EG_VERIFY_UNSUPPORTED', `Open Enclave type 2 evidence must be an SGX quote, got ${evidence.platform}`);
   checkOpenEnclaveBinding(evidence, cert.spki, ctx);
   checkPolicyHash(undefined, rv, 'Open Enclave', ctx);
+  checkGpus(0, rv, 'Open Enclave', ctx);
   appraiseEvidence(evidence, rv, flags, { kind: 'none', why: 'an Open Enclave certificate' }, ctx);
   const ratls: RatlsBinding = { format: 'open-enclave', pubkeyHash: formatHashEntry(hashEntry('sha-256', cert.spki)) };
   return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
@@ -506,6 +609,7 @@ function verifyEvervault(cert: ReadCertificate, run: Run): Verdict {
   const evidence = verifyNitroSanCertificate(cert.node, ctx);
   run.evidence = evidence;
   checkPolicyHash(undefined, rv, 'Evervault', ctx);
+  checkGpus(0, rv, 'Evervault', ctx);
   appraiseEvidence(evidence, rv, flags, { kind: 'native' }, ctx);
   const ratls: RatlsBinding = { format: 'evervault', pubkeyHash: formatHashEntry(hashEntry('sha-256', cert.spki)) };
   return successVerdict(evidence, ctx.transcript, { ratls, validUntil: minDate(new Date(cert.node.validTo), evidenceExpiry(evidence)) });
@@ -583,10 +687,10 @@ export function verifyFreshAttestation(answer: unknown, options: VerifyFreshOpti
     }
     const decoded = recorded(run.ctx, 'fresh.answer', () => decodeFreshnessAnswer(answer));
     const tagged = recorded(run.ctx, 'fresh.evidence', () => decodeTaggedEvidence(decoded.taggedEvidence));
-    run.platform = platformOfTag(tagged.tag);
+    run.platform = platformOfTag(tagged.tag, tagged.evidence);
     run.ctx.transcript.pass('fresh.answer', `${decoded.platform} evidence issued at ${decoded.issuedAt} (tag ${tagName(tagged.tag)})`);
     const read = readCertificate(options.certificate, run.ctx);
-    const verdict = verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter });
+    const verdict = verifyBoundEvidence(tagged, read, decoded.endorsements, run, { nonce: options.nonce, tlsExporter: options.tlsExporter }, decoded.gpus);
     return applyAppraisalPolicy(verdict, options.appraisalPolicy, transcript);
   } catch (error) {
     return failureVerdict(error, transcript, run.platform, run.evidence);

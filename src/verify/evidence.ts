@@ -9,6 +9,8 @@
  */
 import { applyAppraisalPolicy, type AppraisalPolicy } from './appraisal-policy.js';
 import { VerifyError } from '../errors.js';
+import { appraiseAzure, azureHardwareEvidence, verifyAzureEvidence } from './azure/index.js';
+import { appraiseGpu, verifyGpuEvidence } from './nvidia/index.js';
 import { appraiseIntel, verifyIntelQuote, type IntelCollateral, type IntelReferenceValues } from './intel/index.js';
 import { appraiseNitro, verifyNitroDocument, type NitroReferenceValues } from './nitro/index.js';
 import { parseReferenceValues, type ReferenceValues } from './reference-values.js';
@@ -26,7 +28,7 @@ import { Transcript, type Platform, type VerifiedEvidence, type VerifyContext } 
 import { failureVerdict, successVerdict, type Verdict } from './verdict.js';
 
 /** Every platform name the verifier accepts. */
-export const PLATFORMS: readonly Platform[] = ['sev-snp', 'tdx', 'sgx', 'nitro', 'simulated'];
+export const PLATFORMS: readonly Platform[] = ['sev-snp', 'tdx', 'sgx', 'nitro', 'azure-sev-snp', 'azure-tdx', 'nvidia-gpu', 'simulated'];
 
 /** What the platform verifiers may need besides the evidence bytes. */
 export interface EvidenceSources {
@@ -43,6 +45,14 @@ export interface EvidenceSources {
    * signature, so the default refuses them; some tools append test data.
    */
   readonly allowTrailingData?: boolean;
+  /**
+   * Nitro: trust anchors (SHA-256 of the root's DER → name) in place of the
+   * pinned AWS Nitro Enclaves Root-G1. For tests and private test roots only;
+   * documents from real enclaves always chain to Root-G1.
+   */
+  readonly nitroRoots?: ReadonlyMap<string, string>;
+  /** NVIDIA GPUs: trust anchors in place of the pinned NVIDIA Device Identity CA; tests only. */
+  readonly nvidiaRoots?: ReadonlyMap<string, string>;
 }
 
 /** Switches that relax the safe defaults; each also exists in the reference values. */
@@ -123,7 +133,22 @@ export function verifyPlatformEvidence(
       return evidence;
     }
     case 'nitro':
-      return verifyNitroDocument(bytes, ctx);
+      return verifyNitroDocument(bytes, ctx, sources.nitroRoots === undefined ? {} : { roots: sources.nitroRoots });
+    case 'azure-sev-snp':
+    case 'azure-tdx':
+      return verifyAzureEvidence(
+        platform,
+        bytes,
+        {
+          ...(sources.endorsements === undefined ? {} : { endorsements: sources.endorsements }),
+          ...(sources.product === undefined ? {} : { product: sources.product }),
+          ...(sources.chainCache === undefined ? {} : { chainCache: sources.chainCache }),
+          ...(sources.collateral === undefined ? {} : { collateral: sources.collateral }),
+        },
+        ctx,
+      );
+    case 'nvidia-gpu':
+      return verifyGpuEvidence(bytes, ctx, sources.nvidiaRoots === undefined ? {} : { roots: sources.nvidiaRoots });
     case 'simulated':
       return verifySimulatedEvidence(bytes, ctx, { allowSimulated: sources.allowSimulated === true });
     default:
@@ -154,6 +179,13 @@ function checkNonce(evidence: VerifiedEvidence, expected: string | undefined, so
   }
   // Nitro documents have a nonce field of their own; appraiseNitro compares it.
   if (evidence.platform === 'nitro') return;
+  // On Azure the TPM quote's qualifying data, on GPUs the SPDM request nonce, exactly.
+  if (evidence.platform === 'azure-sev-snp' || evidence.platform === 'azure-tdx' || evidence.platform === 'nvidia-gpu') {
+    const what = evidence.platform === 'nvidia-gpu' ? 'GPU report' : 'TPM quote';
+    if (evidence.reportData.toLowerCase() !== expected) fail(ctx, 'appraise.nonce', 'EG_VERIFY_BINDING', `the ${what}'s nonce ${evidence.reportData} is not the expected ${expected}`);
+    ctx.transcript.pass('appraise.nonce', `the ${what}'s nonce is the expected nonce`);
+    return;
+  }
   // Everywhere else the nonce is the report data, zero-padded to its 64 bytes.
   const padded = expected.padEnd(128, '0');
   if (expected.length > 128 || evidence.reportData.toLowerCase() !== padded) {
@@ -170,7 +202,7 @@ function checkNonce(evidence: VerifiedEvidence, expected: string | undefined, so
  */
 export function appraiseEvidence(evidence: VerifiedEvidence, rv: ReferenceValues, flags: AppraisalFlags, nonce: NonceSource, ctx: VerifyContext): void {
   const platform = evidence.platform;
-  const section = platform === 'simulated' ? undefined : rv[platform];
+  const section = platform === 'simulated' || platform === 'nvidia-gpu' ? undefined : platform === 'azure-sev-snp' ? rv['sev-snp'] : platform === 'azure-tdx' ? rv.tdx : rv[platform];
   const allowDebug = effectiveAllowDebug(flags, rv, section);
 
   if (evidence.debug && !allowDebug) fail(ctx, 'appraise.debug', 'EG_VERIFY_DEBUG', `the ${platform} TEE runs in debug mode and debug is not allowed`);
@@ -192,6 +224,18 @@ export function appraiseEvidence(evidence: VerifiedEvidence, rv: ReferenceValues
       appraiseSnp(evidence, values, ctx);
       return;
     }
+    case 'azure-sev-snp': {
+      appraiseSnp(azureHardwareEvidence(evidence), { ...(rv['sev-snp'] ?? {}), allowDebug }, ctx);
+      appraiseAzure(evidence, rv.azure ?? {}, ctx);
+      return;
+    }
+    case 'azure-tdx': {
+      const own = rv.tdx ?? {};
+      const anyMeasurement = own.allowAnyMeasurement ?? (rv.measurements !== undefined ? true : undefined);
+      appraiseIntel(azureHardwareEvidence(evidence), { ...own, allowDebug, ...(anyMeasurement === undefined ? {} : { allowAnyMeasurement: anyMeasurement }) }, ctx);
+      appraiseAzure(evidence, rv.azure ?? {}, ctx);
+      return;
+    }
     case 'tdx':
     case 'sgx': {
       const own = rv[platform] ?? {};
@@ -209,6 +253,9 @@ export function appraiseEvidence(evidence: VerifiedEvidence, rv: ReferenceValues
       appraiseNitro(evidence, values, ctx);
       return;
     }
+    case 'nvidia-gpu':
+      appraiseGpu(evidence, rv.nvidia ?? {}, ctx);
+      return;
     case 'simulated':
       return;
   }

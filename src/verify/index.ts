@@ -1,7 +1,7 @@
 /**
  * `enclave-gate/verify`: the client library. Verifies RA-TLS certificates
  * (enclave-gate's own, Open Enclave/echeck, Evervault Nitro) and raw
- * evidence (SEV-SNP, TDX, SGX, Nitro, simulated), and provides an undici
+ * evidence (SEV-SNP, TDX, SGX, Nitro, Azure vTPM, NVIDIA GPUs, simulated), and provides an undici
  * dispatcher that verifies a server before sending it a byte.
  *
  * It imports nothing from the server side, so it ships alone. Every
@@ -78,6 +78,35 @@ export {
   type NitroReferenceValues,
   type NitroClaims,
 } from './nitro/index.js';
+
+export {
+  verifyAzureEvidence,
+  parseAzureEvidence,
+  parseHclReport,
+  checkTpmQuote,
+  parseTpmQuoteInfo,
+  appraiseAzure,
+  parseAzureReferenceValues,
+  type AzureClaims,
+  type AzureEvidence,
+  type AzurePlatform,
+  type AzureReferenceValues,
+  type HclReport,
+  type TpmQuote,
+} from './azure/index.js';
+
+export {
+  verifyGpuEvidence,
+  parseGpuEvidence,
+  parseGpuReport,
+  appraiseGpu,
+  parseGpuReferenceValues,
+  NVIDIA_DEVICE_ROOT_SHA256,
+  type GpuClaims,
+  type GpuDeviceClaims,
+  type GpuReferenceValues,
+  type GpuReport,
+} from './nvidia/index.js';
 
 // Optional online endorsement fetching (AMD KDS, Intel PCS) with a disk cache; off unless called.
 export * from './online/index.js';

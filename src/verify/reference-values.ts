@@ -11,6 +11,8 @@
  */
 import { VerifyError } from '../errors.js';
 import { formatHashEntry, parseHashEntry } from '../wire/hash-entry.js';
+import { parseAzureReferenceValues, type AzureReferenceValues } from './azure/index.js';
+import { parseGpuReferenceValues, type GpuReferenceValues } from './nvidia/index.js';
 import { parseIntelReferenceValues, type IntelReferenceValues } from './intel/index.js';
 import { parseNitroReferenceValues, type NitroReferenceValues } from './nitro/index.js';
 import { parseSnpReferenceValues, type SnpReferenceValues } from './sev-snp/index.js';
@@ -23,7 +25,7 @@ export interface ReferenceValues {
   readonly allowDebug?: boolean;
   /** Accepted policy bundle hashes, `sha-384:<hex>` (certificates only). */
   readonly policyHashes?: readonly string[];
-  /** Accepted measurements (SNP MEASUREMENT, TDX MRTD, SGX MRENCLAVE, Nitro PCR0, simulated), hex. */
+  /** Accepted measurements (SNP MEASUREMENT, TDX MRTD, SGX MRENCLAVE, Nitro PCR0, simulated; on Azure the paravisor's SNP MEASUREMENT / MRTD), hex. */
   readonly measurements?: readonly string[];
   /** The nonce the evidence must carry, hex (certificates: the `nonce` claim; raw evidence: report data; Nitro: the document nonce). */
   readonly expectedNonce?: string;
@@ -35,13 +37,22 @@ export interface ReferenceValues {
   readonly sgx?: IntelReferenceValues;
   /** Nitro section (see parseNitroReferenceValues). */
   readonly nitro?: NitroReferenceValues;
+  /** Azure vTPM section: PCR allowlists (see parseAzureReferenceValues); the hardware part uses "sev-snp" / "tdx". */
+  readonly azure?: AzureReferenceValues;
+  /** NVIDIA GPU section: measurement allowlists (RIM-derived) and driver versions (see parseGpuReferenceValues). */
+  readonly nvidia?: GpuReferenceValues;
+  /**
+   * Certificates: require GPU evidence beside the CPU evidence (a CMW
+   * collection with at least this many GPUs). A server without it fails.
+   */
+  readonly requireGpus?: number;
 }
 
 /** Platform sections, by platform; `simulated` has none. */
-export type PlatformSection = 'sev-snp' | 'tdx' | 'sgx' | 'nitro';
+export type PlatformSection = 'sev-snp' | 'tdx' | 'sgx' | 'nitro' | 'azure' | 'nvidia';
 
-const COMMON_KEYS = ['allowSimulated', 'allowDebug', 'policyHashes', 'measurements', 'expectedNonce'] as const;
-const SECTION_KEYS: readonly PlatformSection[] = ['sev-snp', 'tdx', 'sgx', 'nitro'];
+const COMMON_KEYS = ['allowSimulated', 'allowDebug', 'policyHashes', 'measurements', 'expectedNonce', 'requireGpus'] as const;
+const SECTION_KEYS: readonly PlatformSection[] = ['sev-snp', 'tdx', 'sgx', 'nitro', 'azure', 'nvidia'];
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...COMMON_KEYS, ...SECTION_KEYS]);
 
 /** Measurements are 32 (SGX), 48 (SNP, TDX, Nitro, simulated) or 64 bytes. */
@@ -122,6 +133,13 @@ export function parseReferenceValues(input: unknown): ReferenceValues {
   if (json['tdx'] !== undefined) out.tdx = section('tdx', () => parseIntelReferenceValues(json['tdx']));
   if (json['sgx'] !== undefined) out.sgx = section('sgx', () => parseIntelReferenceValues(json['sgx']));
   if (json['nitro'] !== undefined) out.nitro = section('nitro', () => parseNitroReferenceValues(json['nitro']));
+  if (json['nvidia'] !== undefined) out.nvidia = section('nvidia', () => parseGpuReferenceValues(json['nvidia']));
+  if (json['requireGpus'] !== undefined) {
+    const n = json['requireGpus'];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 8) usage('requireGpus must be an integer 1..8');
+    out.requireGpus = n;
+  }
+  if (json['azure'] !== undefined) out.azure = section('azure', () => parseAzureReferenceValues(json['azure']));
   return Object.freeze(out);
 }
 

@@ -6,7 +6,7 @@
 import { VerifyError, type ErrorCode } from '../errors.js';
 
 /** Platforms the verifier understands. */
-export type Platform = 'sev-snp' | 'tdx' | 'sgx' | 'nitro' | 'simulated';
+export type Platform = 'sev-snp' | 'tdx' | 'sgx' | 'nitro' | 'azure-sev-snp' | 'azure-tdx' | 'nvidia-gpu' | 'simulated';
 
 /** One line of the verification transcript that humans and auditors read. */
 export interface VerifyStep {

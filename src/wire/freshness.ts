@@ -30,6 +30,8 @@ export interface FreshnessAnswer {
   readonly tagged_evidence: string;
   /** Base64 of stapled endorsements (2.23.133.5.4.2 encoding), when the platform has them. */
   readonly endorsements?: string;
+  /** Base64 of each GPU's evidence JSON (the CMW collection's gpu0, gpu1, …), when GPU evidence is configured. */
+  readonly gpus?: readonly string[];
   /** When the evidence was produced (ISO 8601). */
   readonly issued_at: string;
 }
@@ -46,14 +48,14 @@ export function parseNonceQuery(query: string): Uint8Array | undefined {
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /** Checks the shape of an answer and decodes its byte fields; shape errors are EG_VERIFY_PARSE. */
-export function decodeFreshnessAnswer(value: unknown): { taggedEvidence: Uint8Array; endorsements?: Uint8Array; platform: string; issuedAt: string } {
+export function decodeFreshnessAnswer(value: unknown): { taggedEvidence: Uint8Array; endorsements?: Uint8Array; gpus: Uint8Array[]; platform: string; issuedAt: string } {
   const fail = (detail: string): never => {
     throw new VerifyError('EG_VERIFY_PARSE', `freshness answer: ${detail}`);
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('not a JSON object');
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!['version', 'platform', 'tagged_evidence', 'endorsements', 'issued_at'].includes(key)) fail(`unknown key "${key}"`);
+    if (!['version', 'platform', 'tagged_evidence', 'endorsements', 'gpus', 'issued_at'].includes(key)) fail(`unknown key "${key}"`);
   }
   if (record['version'] !== 1) fail(`version ${String(record['version'])} is not 1`);
   const b64 = (key: string, required: boolean): Uint8Array | undefined => {
@@ -65,7 +67,14 @@ export function decodeFreshnessAnswer(value: unknown): { taggedEvidence: Uint8Ar
   if (typeof record['platform'] !== 'string') fail('"platform" is not a string');
   if (typeof record['issued_at'] !== 'string') fail('"issued_at" is not a string');
   const endorsements = b64('endorsements', false);
+  const gpuList = record['gpus'];
+  if (gpuList !== undefined && (!Array.isArray(gpuList) || gpuList.length === 0 || gpuList.length > 8)) fail('"gpus" is not an array of 1..8 base64 strings');
+  const gpus = ((gpuList ?? []) as unknown[]).map((v, i) => {
+    if (typeof v !== 'string' || !BASE64.test(v) || v.length % 4 !== 0) return fail(`"gpus"[${i}] is not base64`);
+    return new Uint8Array(Buffer.from(v, 'base64'));
+  });
   return {
+    gpus,
     taggedEvidence: b64('tagged_evidence', true)!,
     ...(endorsements === undefined ? {} : { endorsements }),
     platform: record['platform'] as string,

@@ -38,6 +38,8 @@ function options(parts: { tsm?: FakeTsm; gramine?: FakeGramine; dstack?: FakeDst
     ...(parts.tsm === undefined ? {} : { configfsFileSystem: parts.tsm.fs }),
     gramineDevice: parts.gramine?.dir ?? nowhere,
     dstackSocket: parts.dstack?.socket ?? nowhere,
+    nsmDevice: nowhere,
+    tpmDevice: nowhere,
     cache: { minIntervalMs: 0 },
   };
 }
@@ -88,8 +90,8 @@ describe('auto provider', () => {
     expect(error).toBeInstanceOf(EnclaveGateError);
     const e = error as EnclaveGateError;
     expect(e.code).toBe('EG_ATTESTATION_UNAVAILABLE');
-    expect(e.message).toMatch(/tried configfs-tsm: .*; gramine: .*; dstack: .*simulated provider is never chosen automatically/);
-    expect((e.details?.['tried'] as unknown[]).length).toBe(3);
+    expect(e.message).toMatch(/tried configfs-tsm: .*; gramine: .*; dstack: .*; azure-vtpm: .*; nitro: .*simulated provider is never chosen automatically/);
+    expect((e.details?.['tried'] as unknown[]).length).toBe(5);
     expect(provider.name).toBe('auto');
   });
 });
