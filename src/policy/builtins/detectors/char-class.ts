@@ -17,6 +17,16 @@ export function asciiClass(...parts: string[]): Uint8Array {
   return table;
 }
 
+/**
+ * A table of exactly the characters of `chars`, never a range: `asciiClass`
+ * reads a two-character part such as ' -' as the range U+0020–U+002D.
+ */
+export function asciiChars(chars: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
+  return table;
+}
+
 /** True when UTF-16 code unit `code` is ASCII and in `table`. */
 export function inClass(table: Uint8Array, code: number): boolean {
   return code < 128 && table[code] === 1;

@@ -21,7 +21,7 @@ import type { DigitRuns } from './digit-runs.js';
 // Bound once: runners that rewrite imports into property reads (vite-node,
 // which runs the tests and benchmarks) would otherwise pay a lookup per call
 // in the loops below.
-const { asciiClass, inClass, isDigit, isWordChar } = chars;
+const { asciiChars, inClass, isDigit, isWordChar } = chars;
 
 const SPACE = 0x20;
 
@@ -56,7 +56,8 @@ export type DigitWindowScan = (text: string, runs: DigitRuns, visit: (window: Di
  * text's digit runs, so it reads only the characters around them.
  */
 export function digitWindows(shapes: readonly (readonly number[])[], separators: string): DigitWindowScan {
-  const joins = asciiClass(separators);
+  // Literal characters: with asciiClass, ' -' would join groups by any of ' '…'-'.
+  const joins = asciiChars(separators);
   const minDigits = Math.min(...shapes.map((shape) => shape.reduce((a, b) => a + b, 0)));
   const seps: number[] = [];
   return (text, runs, visit) => {

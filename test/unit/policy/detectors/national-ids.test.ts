@@ -41,4 +41,10 @@ describe('NHS number detector', () => {
   ])('does not report %s', (_label, text) => {
     expect(matches(ukNhsDetector, text)).toEqual([]);
   });
+
+  // Only a space or a hyphen joins the groups: ' -' once read as the range
+  // U+0020-U+002D, so '(', '+', '*', ',' and the like joined them too.
+  it.each(['(', '+', '*', ',', '#', "'"])('does not join groups with %j', (mark) => {
+    expect(matches(ukNhsDetector, `NHS number 943${mark}476${mark}5919`)).toEqual([]);
+  });
 });
