@@ -75,9 +75,12 @@ abstract class HotMetric<T extends string, S extends Series<T>> {
     return found;
   }
 
+  /** Zeroes every series in place (a bound child keeps recording into its series). */
   reset(): void {
-    this.series.clear();
+    for (const series of this.series.values()) this.zero(series);
   }
+
+  protected abstract zero(series: S): void;
 
   abstract get(): Promise<Snapshot>;
 }
@@ -92,6 +95,10 @@ export class HotCounter<T extends string = string> extends HotMetric<T, CounterS
 
   protected create(labels: Readonly<Record<string, string | number>>): CounterSeries<T> {
     return { labels, value: 0 };
+  }
+
+  protected zero(series: CounterSeries<T>): void {
+    series.value = 0;
   }
 
   inc(labels?: Labels<T>, value = 1): void {
@@ -127,9 +134,24 @@ export class HotHistogram<T extends string = string> extends HotMetric<T, Histog
     return { labels, counts: new Array<number>(this.#bounds.length + 1).fill(0), sum: 0, count: 0 };
   }
 
+  protected zero(series: HistogramSeries<T>): void {
+    series.counts.fill(0);
+    series.sum = 0;
+    series.count = 0;
+  }
+
   observe(labels: Labels<T>, value: number): void {
+    this.#record(this.seriesOf(labels), value);
+  }
+
+  /** The series of a fixed label set, resolved once: `observe` on it skips the label lookup. */
+  child(labels: Labels<T>): { observe(value: number): void } {
+    const series = this.seriesOf(labels);
+    return { observe: (value: number) => this.#record(series, value) };
+  }
+
+  #record(s: HistogramSeries<T>, value: number): void {
     if (!Number.isFinite(value)) throw new TypeError(`${this.name}: observations must be finite`);
-    const s = this.seriesOf(labels);
     const bounds = this.#bounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]!) i++;

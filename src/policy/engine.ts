@@ -20,7 +20,7 @@ import { compilePolicyDirectory } from './compile.js';
 import { failureDecision, normalizeDecision, type Decision } from './decision.js';
 import { POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
 import type { RequestInput, ResponseInput } from './input.js';
-import { inputUsageFromJson, projectInput, readsMember, WHOLE, type InputUsage } from './input-usage.js';
+import { compactJson, compactPlan, inputUsageFromJson, readsMember, WHOLE, type CompactPlan, type InputUsage } from './input-usage.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, readTarGz, type ArchiveFiles } from './tar.js';
 
 /**
@@ -151,6 +151,7 @@ class WasmPolicyEngine implements PolicyEngine {
   readonly #request: number;
   readonly #response: number;
   readonly #encoder = new TextEncoder();
+  readonly #plan: CompactPlan;
   /**
    * Response decisions by compact input. A clean JSON answer on a route gives
    * the same compact input every time (findings [], format, path), so the
@@ -169,6 +170,7 @@ class WasmPolicyEngine implements PolicyEngine {
     this.#request = ids.request;
     this.#response = ids.response;
     this.inputUsage = evaluation.usage;
+    this.#plan = compactPlan(evaluation.usage);
     this.#responseMemo = evaluation.deterministic ? new Map() : undefined;
   }
 
@@ -198,7 +200,7 @@ class WasmPolicyEngine implements PolicyEngine {
   /** The compact input as JSON text, or undefined when it does not serialise (then evaluation fails closed). */
   #compact(input: RequestInput | ResponseInput): string | undefined {
     try {
-      return JSON.stringify(projectInput(input, this.inputUsage));
+      return compactJson(input, this.#plan);
     } catch {
       return undefined;
     }

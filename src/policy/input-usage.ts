@@ -296,3 +296,58 @@ export function describeInputUsage(usage: InputUsage): string {
   walk(usage, '');
   return parts.join(', ');
 }
+
+/**
+ * A usage laid out for serialising: arrays to walk instead of maps, keys
+ * already JSON-quoted. Built once per loaded policy.
+ */
+export interface CompactPlan {
+  readonly whole: boolean;
+  readonly keys: boolean;
+  readonly members: ReadonlyArray<{ readonly key: string; readonly quoted: string; readonly plan: CompactPlan }>;
+  readonly byKey: ReadonlyMap<string, CompactPlan>;
+}
+
+export function compactPlan(usage: InputUsage): CompactPlan {
+  if (usage.kind === 'whole') return { whole: true, keys: false, members: [], byKey: new Map() };
+  const members = [...usage.members].map(([key, child]) => ({ key, quoted: JSON.stringify(key), plan: compactPlan(child) }));
+  return { whole: false, keys: usage.keys, members, byKey: new Map(members.map((m) => [m.key, m.plan])) };
+}
+
+/**
+ * `JSON.stringify(projectInput(value, usage))`, written directly: no
+ * projected copy is built, and a member nobody reads is never read either, so
+ * a lazy getter on the input (src/proxy/input.ts) is not run for it. A key
+ * whose value is a getter counts as present (the proxy's getters never return
+ * undefined). Returns undefined where JSON.stringify would; throws where it
+ * would (a BigInt).
+ */
+export function compactJson(value: unknown, plan: CompactPlan): string | undefined {
+  if (plan.whole || !isObject(value)) return JSON.stringify(value);
+  let out = '{';
+  let first = true;
+  const add = (quoted: string, json: string | undefined): void => {
+    if (json === undefined) return;
+    out += first ? `${quoted}:${json}` : `,${quoted}:${json}`;
+    first = false;
+  };
+  if (plan.keys) {
+    for (const key of Object.keys(value)) {
+      const child = plan.byKey.get(key);
+      if (child !== undefined) {
+        const member = value[key];
+        if (member !== undefined) add(JSON.stringify(key), compactJson(member, child));
+        continue;
+      }
+      // Only the key is observed: its value is never read (nor computed).
+      const descriptor = Object.getOwnPropertyDescriptor(value, key);
+      if (descriptor !== undefined && (descriptor.get !== undefined || descriptor.value !== undefined)) add(JSON.stringify(key), 'null');
+    }
+  } else {
+    for (const { key, quoted, plan: child } of plan.members) {
+      const member = value[key];
+      if (member !== undefined) add(quoted, compactJson(member, child));
+    }
+  }
+  return `${out}}`;
+}

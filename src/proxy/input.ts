@@ -115,7 +115,7 @@ export type ResponseFacts = Pick<ResponseInput, 'body_format' | 'body' | 'pii' |
  */
 export function buildResponseInput(request: RequestInput, status: number, headers: Record<string, string | string[] | undefined>, facts: ResponseFacts): ResponseInput {
   let copy: Record<string, string> | undefined;
-  return {
+  const input: { -readonly [K in keyof ResponseInput]: ResponseInput[K] } = {
     request: {
       method: request.method,
       path: request.path,
@@ -128,6 +128,11 @@ export function buildResponseInput(request: RequestInput, status: number, header
     get headers() {
       return (copy ??= policyResponseHeaders(headers));
     },
-    ...facts,
   };
+  // Assigned one by one rather than spread: this runs for every response and every stream event.
+  if (facts.body_format !== undefined) input.body_format = facts.body_format;
+  if (facts.body !== undefined) input.body = facts.body;
+  if (facts.pii !== undefined) input.pii = facts.pii;
+  if (facts.event !== undefined) input.event = facts.event;
+  return input;
 }

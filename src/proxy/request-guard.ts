@@ -30,8 +30,21 @@ export interface RequestGuardLimits {
 /** RFC 3986 unreserved characters: their percent-encoded form means the same, so it is a second spelling. */
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
+/**
+ * Paths that are plainly unambiguous: segments of unreserved and sub-delim
+ * characters, none starting with a dot, no percent sign, and at most a
+ * trailing slash. Every string it matches passes the full check below, which
+ * it only spares the common case (every model route).
+ */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~:@+!$&'()*,;=-][A-Za-z0-9._~:@+!$&'()*,;=-]*)+\/?$/;
+
 /** Why a path is ambiguous, or undefined when it is one plain origin-form path. */
 export function ambiguousPathReason(path: string): string | undefined {
+  return PLAIN_PATH.test(path) ? undefined : pathAmbiguity(path);
+}
+
+/** The full check, character by character and segment by segment (exported for the test that PLAIN_PATH never admits more). */
+export function pathAmbiguity(path: string): string | undefined {
   if (!path.startsWith('/')) return 'not an origin-form path';
   if (path.includes('#')) return 'fragment in request target';
   if (path.includes('\\')) return 'backslash in path';

@@ -16,6 +16,8 @@ import { loadPolicy, loadPolicyBundle, type PolicyEngine } from '../../../src/po
 import type { RequestInput, ResponseInput } from '../../../src/policy/input.js';
 import {
   analyseInputUsage,
+  compactJson,
+  compactPlan,
   describeInputUsage,
   deterministicSources,
   inputUsageFromJson,
@@ -79,6 +81,35 @@ describe('projection and manifest form', () => {
     expect(projectInput(input, usage)).toEqual({ method: 'POST', body: null, headers: { 'content-type': 'a' } });
     // A member read by name that is not an object stays as it is.
     expect(projectInput({ method: 'GET', headers: 'odd' }, usage)).toEqual({ method: 'GET', headers: 'odd' });
+  });
+
+  it('writes exactly JSON.stringify of the projection, on random values and usages', () => {
+    const usages = [
+      usage,
+      WHOLE,
+      analyseInputUsage(['package p\nx := input.a.b\ny := object.keys(input.a)\nz := input.c']),
+      analyseInputUsage(['package p\nx := object.keys(input)\ny := input["we\"ird"]']),
+    ];
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('method', 'body', 'headers', 'a', 'c', 'we"ird', 'z'), fc.jsonValue({ maxDepth: 3 })), fc.nat(usages.length - 1), (value, u) => {
+        const chosen = usages[u]!;
+        expect(compactJson(value, compactPlan(chosen))).toBe(JSON.stringify(projectInput(value, chosen)));
+      }),
+      { numRuns: 500, seed: Number(process.env['FC_SEED'] ?? 0xc0de) },
+    );
+  });
+
+  it('never runs a getter for a member only its key is observed of', () => {
+    let ran = 0;
+    const input = {
+      method: 'GET',
+      get parsed_query() {
+        ran++;
+        return { q: ['1'] };
+      },
+    };
+    expect(compactJson(input, compactPlan(usage))).toBe('{"method":"GET","parsed_query":null}');
+    expect(ran).toBe(0);
   });
 
   it('round-trips through JSON and refuses malformed metadata', () => {
