@@ -102,8 +102,13 @@ async function regoSources(dir: string): Promise<string[]> {
 
 /** `package enclave_gate.log` at the start of a line: the file holds the decision-log mask rule. */
 const LOG_PACKAGE = /^package\s+enclave_gate\.log\s*(#.*)?$/m;
-/** Any reference to the log package, e.g. `data.enclave_gate.log.mask` or `import data.enclave_gate.log`. */
-const LOG_REFERENCE = /\benclave_gate\.log\b/;
+/**
+ * Anything that may reach the log package: `data.enclave_gate.log…`, but
+ * also `data.enclave_gate` itself or `data.enclave_gate[x]`. Only
+ * `enclave_gate.<other package>` (or `enclave_gate/<other>` in a comment
+ * naming an entrypoint) is known not to.
+ */
+const LOG_REFERENCE = /\benclave_gate\b(?!\s*[./]\s*(?!log\b)[A-Za-z_])/;
 
 /**
  * The entrypoints to compile for these (non-test) sources: request and

@@ -155,5 +155,12 @@ describe('building with and without the log package', () => {
     // A request rule that uses the log package counts its reads: leaving them out could hide input.
     const using = 'package enclave_gate.request\n\nimport data.enclave_gate.log\n\ndecision := {"allow": count(log.mask) == 0, "reasons": []}\n';
     expect(decisionSources([using, log])).toEqual([using, log]);
+    const dynamic = 'package enclave_gate.request\n\ndecision := {"allow": count(data.enclave_gate[x].mask) == 0, "reasons": []}\n';
+    expect(decisionSources([dynamic, log])).toEqual([dynamic, log]);
+    const whole = 'package enclave_gate.request\n\nall := data.enclave_gate\n';
+    expect(decisionSources([whole, log])).toEqual([whole, log]);
+    // Other packages, the builtin and entrypoint names in comments are no reference.
+    const other = '# Entrypoint: enclave_gate/request/decision\npackage enclave_gate.request\n\nimport data.enclave_gate.lib\n\nx := enclave_gate.pii.scan(input)\n';
+    expect(decisionSources([other, log])).toEqual([other]);
   });
 });
