@@ -4,7 +4,8 @@
  * of the request's compact input; the engine evaluates it on the whole event
  * and fails closed (erase all of /input) on an error or a malformed answer.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -134,6 +135,19 @@ describe('building with and without the log package', () => {
     const engine = await loadPolicyBundle(bundle);
     expect(engine.hasLogMaskRule).toBe(false);
     expect(engine.evaluateLogMask(event('good', identified))).toEqual({ pointers: [] });
+  });
+
+  it('keeps a static data.enclave_gate.log.mask list working next to the rule', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'eg-log-mask-'));
+    try {
+      await cp(join(FIXTURES, 'log-mask'), dir, { recursive: true });
+      await writeFile(join(dir, 'data.json'), JSON.stringify({ enclave_gate: { log: { mask: ['/input/peer/jwt/sub'] } } }));
+      const engine = await loadPolicy(dir);
+      expect(engine.logMask).toEqual(['/input/peer/jwt/sub']);
+      expect([...engine.evaluateLogMask(event('good', identified)).pointers].sort()).toEqual(['/input/peer/address', '/input/peer/jwt/email']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a bundle whose metadata promises a mask rule its module lacks', async () => {
