@@ -390,7 +390,7 @@ function evaluationOf(metadata: unknown, options: LoadPolicyOptions): Evaluation
 /**
  * Loads a policy from `source`: an OPA wasm bundle file (.tar.gz / .tgz), or a
  * directory of Rego that is first compiled with the OPA CLI (`opa build -t
- * wasm`, the capabilities file, both entrypoints; see compile.ts). Throws
+ * wasm`, the capabilities file, both entrypoints and the log mask when the Rego has one; see compile.ts). Throws
  * EG_POLICY_LOAD_FAILED with a message saying what is wrong.
  */
 export async function loadPolicy(source: string, options: LoadPolicyOptions = {}): Promise<PolicyEngine> {
