@@ -55,7 +55,7 @@ export interface DecisionLogEntry {
   readonly policyMs: number;
   readonly totalMs: number;
   /** The policy in force (its revision and digest are logged; its `logMask` erases more of the input). */
-  readonly policy: { readonly revision: string; readonly digest: { readonly alg: string; readonly hex: string }; readonly logMask?: readonly string[] } | undefined;
+  readonly policy: LoggedPolicy | undefined;
 }
 
 /** A signed run of events with what a sink needs to start a file. */
@@ -137,8 +137,26 @@ function rfc3339Nanos(ms: number): string {
 
 const round = (ms: number): number => Math.round(ms * 1e6);
 
-/** The OPA decision-log event of one entry, masked. */
-function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string>>, mask: MaskOptions | undefined): Record<string, unknown> {
+/** The policy in force, as an entry carries it: the engine, or what tests give in its place. */
+export interface LoggedPolicy {
+  readonly revision: string;
+  readonly digest: { readonly alg: string; readonly hex: string };
+  /** Static pointers from bundle data `data.enclave_gate.log.mask`. */
+  readonly logMask?: readonly string[];
+  /** The bundle's `enclave_gate/log/mask` rule (PolicyEngine.evaluateLogMask); never throws. */
+  evaluateLogMask?(event: Readonly<Record<string, unknown>>): { readonly pointers: readonly string[]; readonly failure?: string };
+}
+
+/**
+ * The OPA decision-log event of one entry, masked in two steps: first the
+ * built-in erasure, `decisionLog.mask` and the bundle's static pointers
+ * (mask.ts); then the bundle's mask rule, given that event as its input
+ * (OPA gives `data.system.log.mask` the event too), and its pointers
+ * erased as well. The rule so never sees a body, a query or a credential.
+ * `onMaskFailure` hears about a rule that failed (the whole input is then
+ * erased).
+ */
+function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string>>, mask: MaskOptions | undefined, onMaskFailure: (why: string) => void): Record<string, unknown> {
   const input = entry.input ?? { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } };
   const bundleMask = entry.policy?.logMask;
   const masked = maskInput(
@@ -146,7 +164,7 @@ function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string
     bundleMask === undefined || bundleMask.length === 0 ? mask : { ...mask, extra: [...(mask?.extra ?? []), ...bundleMask] },
   );
   const result = entry.result;
-  return {
+  const event: Record<string, unknown> = {
     decision_id: randomUUID(),
     labels,
     path: 'enclave_gate/request/decision',
@@ -178,6 +196,21 @@ function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string
       ...(entry.reasons === undefined || entry.reasons.length === 0 ? {} : { reasons: entry.reasons }),
     },
   };
+  if (entry.policy?.evaluateLogMask === undefined) return event;
+  const ruled = entry.policy.evaluateLogMask(event);
+  if (ruled.failure !== undefined) onMaskFailure(ruled.failure);
+  if (ruled.pointers.length === 0) return event;
+  let erased: string[];
+  if (ruled.pointers.includes('/input')) {
+    delete event['input'];
+    erased = [...masked.erased.filter((p) => !p.startsWith('/input/')), '/input'];
+  } else {
+    const more = maskInput(masked.input, { extra: ruled.pointers.filter((p) => !masked.erased.includes(p)) });
+    event['input'] = more.input;
+    erased = [...masked.erased, ...more.erased];
+  }
+  if (erased.length > 0) event['erased'] = erased;
+  return event;
 }
 
 /** The signed decision log of one proxy process. */
@@ -343,7 +376,18 @@ export class DecisionLog {
       push({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } });
       this.#droppedSinceFlush = 0;
     }
-    for (const entry of entries) push(toEvent(entry, this.#labels, this.#options.mask));
+    let maskFailures = 0;
+    let maskFailure = '';
+    const onMaskFailure = (why: string): void => {
+      maskFailures += 1;
+      maskFailure = why;
+    };
+    for (const entry of entries) push(toEvent(entry, this.#labels, this.#options.mask, onMaskFailure));
+    if (maskFailures > 0) {
+      // Counted and logged once per batch; the events themselves lost their whole input.
+      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, maskFailures);
+      this.#options.logger?.warn({ events: maskFailures, reason: maskFailure }, 'decision log mask rule failed; the whole input of those events was erased');
+    }
     const unsigned = {
       instance: this.signer.instance,
       first_seq: firstSeq,

@@ -51,7 +51,7 @@ export interface Metrics {
   readonly partyRequests: Counter<'party' | 'outcome'>;
   /** Model tokens charged to a party's token bucket (usage.total_tokens). */
   readonly partyTokens: Counter<'party'>;
-  /** Decision log events by outcome: written, dropped (overflow drop-oldest), refused (overflow fail-closed). */
+  /** Decision log events by outcome: written, dropped (overflow drop-oldest), refused (overflow fail-closed), mask_failed (the mask rule failed; input erased). */
   readonly decisionLogEvents: Counter<'outcome'>;
   /** Decision log batches by sink and outcome (ok, failed). */
   readonly decisionLogBatches: Counter<'sink' | 'outcome'>;
@@ -168,7 +168,7 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     }),
     decisionLogEvents: new Counter({
       name: 'enclave_gate_decision_log_events_total',
-      help: 'Decision log events by outcome: written, dropped (buffer full, drop-oldest), refused (buffer full, fail-closed)',
+      help: 'Decision log events by outcome: written, dropped (buffer full, drop-oldest), refused (buffer full, fail-closed), mask_failed (mask rule failed, whole input erased)',
       labelNames: ['outcome'],
       registers,
     }),

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { EnclaveGateError } from '../errors.js';
-import { POLICY_ENTRYPOINTS } from './entrypoints.js';
+import { LOG_MASK_ENTRYPOINT, POLICY_ENTRYPOINTS } from './entrypoints.js';
 import { analyseInputUsage, deterministicSources, inputUsageToJson } from './input-usage.js';
 
 /** The OPA CLI rego/toolchain/install-opa.sh installs (this file sits two levels below the repo root, in src/ or dist/). */
@@ -31,7 +31,11 @@ export interface CompileOptions {
   readonly opaPath?: string;
   /** Capabilities file. Default {@link DEFAULT_CAPABILITIES_PATH}. */
   readonly capabilitiesPath?: string;
-  /** Entrypoints to compile. Default: the request and response decisions. */
+  /**
+   * Entrypoints to compile. Default: the request and response decisions,
+   * plus the decision-log mask when a policy file declares `package
+   * enclave_gate.log` (see {@link policyEntrypoints}).
+   */
   readonly entrypoints?: readonly string[];
   /** Give up after this long. Default 120 s (a cold `opa build` takes about a second). */
   readonly timeoutMs?: number;
@@ -64,12 +68,13 @@ function run(file: string, args: string[], cwd: string, timeout: number): Promis
 export async function compilePolicyDirectory(dir: string, options: CompileOptions = {}): Promise<Uint8Array> {
   const opa = options.opaPath ?? DEFAULT_OPA_PATH;
   const capabilities = options.capabilitiesPath ?? DEFAULT_CAPABILITIES_PATH;
-  const entrypoints = options.entrypoints ?? POLICY_ENTRYPOINTS;
   const work = await mkdtemp(join(tmpdir(), 'enclave-gate-opa-'));
   try {
     const source = join(work, 'src');
     await cp(dir, source, { recursive: true });
-    await writeManifest(source);
+    const sources = await regoSources(source);
+    const entrypoints = options.entrypoints ?? policyEntrypoints(sources);
+    await writeManifest(source, sources, entrypoints);
     const out = join(work, 'bundle.tar.gz');
     // Run from inside the copy with "." as the path: OPA stores file names
     // relative to it, and they end up in the bundle and its digest. No -O:
@@ -95,12 +100,45 @@ async function regoSources(dir: string): Promise<string[]> {
   return Promise.all(files.map((file) => readFile(file, 'utf8')));
 }
 
+/** `package enclave_gate.log` at the start of a line: the file holds the decision-log mask rule. */
+const LOG_PACKAGE = /^package\s+enclave_gate\.log\s*(#.*)?$/m;
+/**
+ * Anything that may reach the log package: `data.enclave_gate.log…`, but
+ * also `data.enclave_gate` itself or `data.enclave_gate[x]`. Only
+ * `enclave_gate.<other package>` (or `enclave_gate/<other>` in a comment
+ * naming an entrypoint) is known not to.
+ */
+const LOG_REFERENCE = /\benclave_gate\b(?!\s*[./]\s*(?!log\b)[A-Za-z_])/;
+
+/**
+ * The entrypoints to compile for these (non-test) sources: request and
+ * response always; `enclave_gate/log/mask` only when some file declares the
+ * package, because `opa build -e` fails on an entrypoint that does not exist.
+ */
+export function policyEntrypoints(sources: readonly string[]): readonly string[] {
+  return sources.some((source) => LOG_PACKAGE.test(source)) ? [...POLICY_ENTRYPOINTS, LOG_MASK_ENTRYPOINT] : POLICY_ENTRYPOINTS;
+}
+
+/**
+ * The sources whose input reads count for the request and response
+ * decisions. The mask rule reads the decision-log event (`input.input…`,
+ * `input.result…`), not the request, so its files are left out, or they
+ * would widen the compact input of every request. Left out only when no
+ * other file refers to the log package: if a request rule used it, its
+ * reads would count, and leaving them out would hide input.
+ */
+export function decisionSources(sources: readonly string[]): readonly string[] {
+  const others = sources.filter((source) => !LOG_PACKAGE.test(source));
+  return others.some((source) => LOG_REFERENCE.test(source)) ? sources : others;
+}
+
 /**
  * Writes `.manifest` into the scratch copy: the user's own manifest if there
  * is one (revision, roots), plus metadata.enclave_gate = {input_usage,
- * deterministic}. Without one, roots [""] as `opa build` uses by default.
+ * deterministic, log_mask}. Without one, roots [""] as `opa build` uses by
+ * default.
  */
-async function writeManifest(dir: string): Promise<void> {
+async function writeManifest(dir: string, allSources: readonly string[], entrypoints: readonly string[]): Promise<void> {
   const path = join(dir, '.manifest');
   let manifest: Record<string, unknown> = { roots: [''] };
   try {
@@ -109,9 +147,9 @@ async function writeManifest(dir: string): Promise<void> {
   } catch {
     // No manifest (the usual case), or one opa build would reject anyway.
   }
-  const sources = await regoSources(dir);
+  const sources = [...decisionSources(allSources)];
   const usage = inputUsageToJson(analyseInputUsage(sources));
   const metadata = typeof manifest['metadata'] === 'object' && manifest['metadata'] !== null ? (manifest['metadata'] as Record<string, unknown>) : {};
-  manifest = { ...manifest, metadata: { ...metadata, enclave_gate: { input_usage: usage, deterministic: deterministicSources(sources) } } };
+  manifest = { ...manifest, metadata: { ...metadata, enclave_gate: { input_usage: usage, deterministic: deterministicSources(sources), log_mask: entrypoints.includes(LOG_MASK_ENTRYPOINT) } } };
   await writeFile(path, JSON.stringify(manifest));
 }

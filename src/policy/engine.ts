@@ -18,7 +18,7 @@ import { CUSTOM_BUILTINS, type CustomBuiltin } from './builtins/index.js';
 import { bundleDigest, readBundle, type PolicyDigest } from './bundle.js';
 import { compilePolicyDirectory } from './compile.js';
 import { failureDecision, normalizeDecision, type Decision } from './decision.js';
-import { POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
+import { LOG_MASK_ENTRYPOINT, POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
 import type { RequestInput, ResponseInput } from './input.js';
 import { compactJson, compactPlan, inputUsageFromJson, readsMember, WHOLE, type CompactPlan, type InputUsage } from './input-usage.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, readTarGz, type ArchiveFiles } from './tar.js';
@@ -87,6 +87,18 @@ export interface PolicyEngine {
    * force is part of the attested policy digest. Empty when unset.
    */
   readonly logMask?: readonly string[];
+  /** True when the bundle has the `enclave_gate/log/mask` entrypoint. */
+  readonly hasLogMaskRule: boolean;
+  /**
+   * Evaluates `enclave_gate/log/mask` on a decision-log event (`{input,
+   * result, path, …}`, the whole event, as OPA gives `data.system.log.mask`):
+   * the JSON pointers to erase from the logged input. Never throws. Empty
+   * when the bundle has no mask rule. When evaluation fails or the result is
+   * not a set of `/input/…` pointers, the answer is `/input` (erase the
+   * whole input) with `failure` saying why: a log must never show more
+   * because its masking broke.
+   */
+  evaluateLogMask(event: Readonly<Record<string, unknown>>): LogMaskResult;
   /** Evaluates `enclave_gate/request/decision`. Never throws. */
   evaluateRequest(input: RequestInput): Decision;
   /** Evaluates `enclave_gate/response/decision`. Never throws. */
@@ -98,6 +110,46 @@ export interface PolicyEngine {
   readonly inputUsage: InputUsage;
   /** True when the policy may read top-level input member `name`; lets the proxy skip building what nobody reads. */
   reads(name: string): boolean;
+}
+
+/** What {@link PolicyEngine.evaluateLogMask} answers. */
+export interface LogMaskResult {
+  /** JSON pointers (RFC 6901), each `/input` or under `/input/`. */
+  readonly pointers: readonly string[];
+  /** Why the whole input is erased: the rule failed or gave something else than pointers. */
+  readonly failure?: string;
+}
+
+/** No mask rule: nothing more to erase. */
+const NO_LOG_MASK: LogMaskResult = Object.freeze({ pointers: Object.freeze([]) });
+
+/** The answer when the mask rule fails: the whole input goes. */
+function logMaskFailure(why: string): LogMaskResult {
+  return Object.freeze({ pointers: Object.freeze(['/input']), failure: why });
+}
+
+/**
+ * Reads the mask rule's result set: a set (JSON array) of pointer strings,
+ * or OPA's `{"op": "remove", "path": …}` objects. Upserts and pointers
+ * outside the input are refused (the caller erases everything then).
+ */
+function logMaskOfResult(raw: unknown): LogMaskResult {
+  if (!Array.isArray(raw)) return logMaskFailure('result set is not an array');
+  if (raw.length === 0) return NO_LOG_MASK;
+  const entry: unknown = raw[0];
+  if (raw.length !== 1 || typeof entry !== 'object' || entry === null || !('result' in entry)) return logMaskFailure('malformed result set');
+  const result = (entry as { result: unknown }).result;
+  if (!Array.isArray(result)) return logMaskFailure('enclave_gate.log.mask is not a set');
+  const pointers: string[] = [];
+  for (const item of result as unknown[]) {
+    const op = typeof item === 'object' && item !== null && !Array.isArray(item) ? (item as Record<string, unknown>) : undefined;
+    const pointer = typeof item === 'string' ? item : op?.['op'] === 'remove' ? op['path'] : undefined;
+    if (typeof pointer !== 'string' || !(pointer === '/input' || /^\/input\/.+/.test(pointer))) {
+      return logMaskFailure('enclave_gate.log.mask holds something other than a pointer under /input (only removals are supported)');
+    }
+    pointers.push(pointer);
+  }
+  return Object.freeze({ pointers: Object.freeze(pointers) });
 }
 
 /** Entries of the response-decision memo; the compact inputs it keys on are small. */
@@ -150,6 +202,7 @@ class WasmPolicyEngine implements PolicyEngine {
   readonly #policy: LoadedPolicy;
   readonly #request: number;
   readonly #response: number;
+  readonly #logMask: number | undefined;
   readonly #encoder = new TextEncoder();
   readonly #plan: CompactPlan;
   /**
@@ -162,13 +215,14 @@ class WasmPolicyEngine implements PolicyEngine {
 
   readonly logMask: readonly string[];
 
-  constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, ids: { request: number; response: number }, evaluation: Evaluation, logMask: readonly string[] = []) {
+  constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, ids: EntrypointIds, evaluation: Evaluation, logMask: readonly string[] = []) {
     this.logMask = logMask;
     this.#policy = policy;
     this.revision = revision;
     this.digest = digest;
     this.#request = ids.request;
     this.#response = ids.response;
+    this.#logMask = ids.logMask;
     this.inputUsage = evaluation.usage;
     this.#plan = compactPlan(evaluation.usage);
     this.#responseMemo = evaluation.deterministic ? new Map() : undefined;
@@ -176,6 +230,28 @@ class WasmPolicyEngine implements PolicyEngine {
 
   reads(name: string): boolean {
     return readsMember(this.inputUsage, name);
+  }
+
+  get hasLogMaskRule(): boolean {
+    return this.#logMask !== undefined;
+  }
+
+  evaluateLogMask(event: Readonly<Record<string, unknown>>): LogMaskResult {
+    const id = this.#logMask;
+    if (id === undefined) return NO_LOG_MASK;
+    let json: string;
+    try {
+      // The whole event, never the compact projection: that is cut to what
+      // the request and response rules read, and the mask rule reads the event.
+      json = JSON.stringify(event);
+    } catch {
+      return logMaskFailure('the event does not serialise as JSON');
+    }
+    try {
+      return logMaskOfResult(this.#policy.evaluate(this.#encoder.encode(json).buffer, id));
+    } catch (thrown: unknown) {
+      return logMaskFailure(describeThrown(thrown));
+    }
   }
 
   evaluateRequest(input: RequestInput): Decision {
@@ -233,15 +309,32 @@ function logMaskOf(data: Record<string, unknown>): readonly string[] {
   return Object.freeze([...(mask as string[])]);
 }
 
-/** The entrypoint ids of a loaded module, checking that every one we need is there. */
-function entrypointIds(policy: LoadedPolicy): { request: number; response: number } {
+interface EntrypointIds {
+  readonly request: number;
+  readonly response: number;
+  /** The optional decision-log mask. */
+  readonly logMask: number | undefined;
+}
+
+/**
+ * The entrypoint ids of a loaded module, checking that every one we need is
+ * there; the log mask when the module has it, and it must when our build
+ * recorded one (metadata.enclave_gate.log_mask).
+ */
+function entrypointIds(policy: LoadedPolicy, metadata: unknown): EntrypointIds {
   const ids: unknown = policy.entrypoints;
   const lookup = (name: string): number => {
     const id = typeof ids === 'object' && ids !== null ? (ids as Record<string, unknown>)[name] : undefined;
     if (typeof id !== 'number') throw loadFailed(`policy bundle: the wasm module has no entrypoint ${name}`);
     return id;
   };
-  return { request: lookup(REQUEST_ENTRYPOINT), response: lookup(RESPONSE_ENTRYPOINT) };
+  const expectsLogMask = typeof metadata === 'object' && metadata !== null && (metadata as Record<string, unknown>)['log_mask'] === true;
+  const hasLogMask = typeof ids === 'object' && ids !== null && typeof (ids as Record<string, unknown>)[LOG_MASK_ENTRYPOINT] === 'number';
+  return {
+    request: lookup(REQUEST_ENTRYPOINT),
+    response: lookup(RESPONSE_ENTRYPOINT),
+    logMask: expectsLogMask || hasLogMask ? lookup(LOG_MASK_ENTRYPOINT) : undefined,
+  };
 }
 
 /**
@@ -270,7 +363,7 @@ export async function loadPolicyBundle(bundle: Uint8Array, options: LoadPolicyOp
   } catch (thrown: unknown) {
     throw loadFailed(`policy bundle: the wasm module does not load (${describeThrown(thrown)})`, thrown);
   }
-  const ids = entrypointIds(policy);
+  const ids = entrypointIds(policy, contents.buildMetadata);
   return Object.freeze(new WasmPolicyEngine(policy, contents.revision, digest, ids, evaluationOf(contents.buildMetadata, options), logMaskOf(contents.data)));
 }
 
@@ -299,7 +392,7 @@ function evaluationOf(metadata: unknown, options: LoadPolicyOptions): Evaluation
 /**
  * Loads a policy from `source`: an OPA wasm bundle file (.tar.gz / .tgz), or a
  * directory of Rego that is first compiled with the OPA CLI (`opa build -t
- * wasm`, the capabilities file, both entrypoints; see compile.ts). Throws
+ * wasm`, the capabilities file, both entrypoints and the log mask when the Rego has one; see compile.ts). Throws
  * EG_POLICY_LOAD_FAILED with a message saying what is wrong.
  */
 export async function loadPolicy(source: string, options: LoadPolicyOptions = {}): Promise<PolicyEngine> {

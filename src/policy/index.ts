@@ -13,8 +13,9 @@ export {
   loadPolicy,
   loadPolicyBundle,
   type LoadPolicyOptions,
+  type LogMaskResult,
   type MemoryLimits,
   type PolicyEngine,
 } from './engine.js';
-export { POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
+export { LOG_MASK_ENTRYPOINT, POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
 export type { Peer, PeerTls, RequestInput, ResponseInput, ResponseRequestInfo } from './input.js';

@@ -18,6 +18,8 @@
 #     models                     model names it may ask for ("model" in the body)
 #     pii_allowed                {path: [PII types]} it may send on that path
 #     limits                     {requests_per_minute, burst, tokens_per_minute}
+#     log_mask                   optional: JSON pointers the decision log erases
+#                                from its requests (log.rego)
 package enclave_gate.request
 
 # Reasons this package emits:

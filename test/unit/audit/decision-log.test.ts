@@ -3,6 +3,8 @@ import { AuditSigner, DecisionLog, type DecisionLogEntry, type DecisionLogSink, 
 import { maskInput } from '../../../src/audit/mask.js';
 import { createSimulatedProvider } from '../../../src/evidence/simulated.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
+import { loadPolicy } from '../../../src/policy/engine.js';
+import type { RequestInput } from '../../../src/policy/input.js';
 import { issueCertificate } from '../../../src/ratls/issue.js';
 import { verifyCertificate } from '../../../src/verify/certificate.js';
 import { verifyAuditLog } from '../../../src/verify/audit-log.js';
@@ -132,6 +134,61 @@ describe('DecisionLog', () => {
     expect(events.slice(1).map((e) => (e['enclave_gate'] as { request_id: string }).request_id)).toEqual(['r3', 'r4', 'r5']);
     expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="dropped"} 2');
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true }).ok).toBe(true);
+  });
+});
+
+describe('DecisionLog with the bundle mask rule (enclave_gate/log/mask)', () => {
+  const ROOT = new URL('../../../', import.meta.url);
+  const identified = {
+    request_id: 'r',
+    method: 'POST',
+    path: '/v1/chat/completions',
+    query: 'q=1',
+    headers: { authorization: 'Bearer t', accept: '*/*' },
+    body: { messages: [] },
+    peer: { address: '127.0.0.1', port: 5001, jwt: { sub: 'u-1', party: 'bank-a', email: 'ann@bank-a.example' }, certificate: { subject: 'O=Bank A,CN=Ann', fingerprint: 'ab' } },
+  } as unknown as RequestInput;
+
+  async function run(policy: Awaited<ReturnType<typeof loadPolicy>>, labels: Record<string, string> = {}) {
+    const signer = new AuditSigner();
+    const pem = await issueCertificate({
+      provider: createSimulatedProvider(),
+      policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
+      keyAlgorithm: 'P-256',
+      validitySeconds: 600,
+      subjectAltNames: ['localhost'],
+      commonName: 'audit',
+      auditKeyHash: signer.keyHash,
+    });
+    const sink = new MemorySink();
+    const metrics = createMetrics({ defaults: false });
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem.certPem, flushIntervalMs: 10_000, metrics, labels, mask: { extra: ['/input/peer/jwt/party'] } });
+    log.record({ ...entry(1), input: identified, policy });
+    await log.close();
+    const event = sink.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown> })
+      .find((r) => r.type === 'event')!.event!;
+    return { event, text: sink.text, metrics };
+  }
+
+  it('erases what the default policy rule asks, on top of the built-in and configured masks, and lists it all', async () => {
+    const { event, text } = await run(await loadPolicy(new URL('rego/build/bundle.tar.gz', ROOT).pathname));
+    expect(event['input']).toEqual({ request_id: 'r', method: 'POST', path: '/v1/chat/completions', headers: { accept: '*/*' }, peer: { address: '127.0.0.1', port: 5001, jwt: { sub: 'u-1' }, certificate: { fingerprint: 'ab' } } });
+    expect(event['erased']).toEqual(['/input/body', '/input/query', '/input/headers/authorization', '/input/peer/jwt/party', '/input/peer/jwt/email', '/input/peer/certificate/subject']);
+    expect(text).not.toContain('ann@bank-a.example');
+    expect(verifyAuditLog([{ name: 'mem', text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 1 });
+  });
+
+  it('erases the whole input, and counts it, when the rule answers something malformed', async () => {
+    const { event, text, metrics } = await run(await loadPolicy(new URL('test/unit/policy/fixtures/log-mask', ROOT).pathname), { case: 'outside' });
+    expect(event).not.toHaveProperty('input');
+    expect(event['erased']).toEqual(['/input']);
+    expect(event['result']).toMatchObject({ allow: true });
+    expect(text).not.toContain('bank-a');
+    expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="mask_failed"} 1');
+    expect(verifyAuditLog([{ name: 'mem', text }], { allowSimulated: true }).ok).toBe(true);
   });
 });
 
