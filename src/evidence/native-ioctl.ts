@@ -9,6 +9,7 @@
  * the request bytes in and the response bytes out, errno as a Node-style
  * error (`code: 'ENOTTY'`), so device errors read the same as fs errors.
  */
+import { importKoffi } from './koffi.js';
 import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { attestationUnavailable, errnoError } from './device-errors.js';
@@ -62,10 +63,7 @@ function bindIoctl(provider: ProviderName): Promise<BoundIoctl> {
   loaded ??= (async () => {
     let koffi: KoffiLike;
     try {
-      // A variable specifier keeps tsc from treating koffi as a required dependency.
-      const name = 'koffi';
-      const module = (await import(name)) as { default?: KoffiLike } & KoffiLike;
-      koffi = module.default ?? module;
+      koffi = await importKoffi<KoffiLike>();
     } catch (cause) {
       loaded = undefined;
       throw Object.assign(

@@ -16,6 +16,7 @@
  * Checked against a stand-in library with the same symbols and layouts
  * (test/fakes/fake-nvml.c); not yet on a GPU.
  */
+import { importKoffi } from './koffi.js';
 import { EnclaveGateError } from '../errors.js';
 import type { GpuAttestation, GpuReportSource } from './gpu.js';
 
@@ -63,9 +64,7 @@ export function createNvmlGpuSource(options: NvmlOptions = {}): GpuReportSource 
     api ??= (async () => {
       let koffi: KoffiLike;
       try {
-        const name = 'koffi';
-        const module = (await import(name)) as { default?: KoffiLike } & KoffiLike;
-        koffi = module.default ?? module;
+        koffi = await importKoffi<KoffiLike>();
       } catch (cause) {
         api = undefined;
         throw gpuError('EG_ATTESTATION_UNAVAILABLE', `the optional dependency "koffi" could not be loaded (npm install koffi): ${(cause as Error).message.split('\n', 1)[0]}`, {}, cause);
