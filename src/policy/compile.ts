@@ -133,6 +133,19 @@ export function decisionSources(sources: readonly string[]): readonly string[] {
 }
 
 /**
+ * The files of the log package, when the mask rule's reads can be told from
+ * them alone: it must not reach other rules (`data.`, whose `input` could be
+ * re-pointed with `with`) nor re-point input itself (`with`). Otherwise
+ * undefined, and the rule is given the whole event.
+ */
+function logMaskSources(sources: readonly string[]): readonly string[] | undefined {
+  const log = sources.filter((source) => LOG_PACKAGE.test(source));
+  if (log.length === 0) return undefined;
+  const selfContained = log.every((source) => !/\bdata\.|\bwith\b|\bimport\b/.test(source.replace(/#.*$/gm, '')));
+  return selfContained ? log : undefined;
+}
+
+/**
  * Writes `.manifest` into the scratch copy: the user's own manifest if there
  * is one (revision, roots), plus metadata.enclave_gate = {input_usage,
  * deterministic, log_mask}. Without one, roots [""] as `opa build` uses by
@@ -149,7 +162,12 @@ async function writeManifest(dir: string, allSources: readonly string[], entrypo
   }
   const sources = [...decisionSources(allSources)];
   const usage = inputUsageToJson(analyseInputUsage(sources));
+  const logSources = logMaskSources(allSources);
+  const log = logSources === undefined ? {} : { log_input_usage: inputUsageToJson(analyseInputUsage(logSources)), log_deterministic: deterministicSources(logSources) };
   const metadata = typeof manifest['metadata'] === 'object' && manifest['metadata'] !== null ? (manifest['metadata'] as Record<string, unknown>) : {};
-  manifest = { ...manifest, metadata: { ...metadata, enclave_gate: { input_usage: usage, deterministic: deterministicSources(sources), log_mask: entrypoints.includes(LOG_MASK_ENTRYPOINT) } } };
+  manifest = {
+    ...manifest,
+    metadata: { ...metadata, enclave_gate: { input_usage: usage, deterministic: deterministicSources(sources), log_mask: entrypoints.includes(LOG_MASK_ENTRYPOINT), ...log } },
+  };
   await writeFile(path, JSON.stringify(manifest));
 }

@@ -193,6 +193,9 @@ interface Evaluation {
   readonly usage: InputUsage;
   /** True when the same compact input always gives the same decision (no nondeterministic builtin). */
   readonly deterministic: boolean;
+  /** What the log mask rule reads of the decision-log event, and whether its answer is a function of that. */
+  readonly logUsage: InputUsage;
+  readonly logDeterministic: boolean;
 }
 
 class WasmPolicyEngine implements PolicyEngine {
@@ -205,6 +208,8 @@ class WasmPolicyEngine implements PolicyEngine {
   readonly #logMask: number | undefined;
   readonly #encoder = new TextEncoder();
   readonly #plan: CompactPlan;
+  readonly #logPlan: CompactPlan;
+  readonly #logMaskMemo: Map<string, LogMaskResult> | undefined;
   /**
    * Response decisions by compact input. A clean JSON answer on a route gives
    * the same compact input every time (findings [], format, path), so the
@@ -225,6 +230,8 @@ class WasmPolicyEngine implements PolicyEngine {
     this.#logMask = ids.logMask;
     this.inputUsage = evaluation.usage;
     this.#plan = compactPlan(evaluation.usage);
+    this.#logPlan = compactPlan(evaluation.logUsage);
+    this.#logMaskMemo = evaluation.logDeterministic ? new Map() : undefined;
     this.#responseMemo = evaluation.deterministic ? new Map() : undefined;
   }
 
@@ -239,19 +246,32 @@ class WasmPolicyEngine implements PolicyEngine {
   evaluateLogMask(event: Readonly<Record<string, unknown>>): LogMaskResult {
     const id = this.#logMask;
     if (id === undefined) return NO_LOG_MASK;
-    let json: string;
+    let json: string | undefined;
     try {
-      // The whole event, never the compact projection: that is cut to what
-      // the request and response rules read, and the mask rule reads the event.
-      json = JSON.stringify(event);
+      // The event cut to what the mask rule itself reads (its own usage,
+      // recorded at build time; the whole event when unknown), never the
+      // request rules' projection.
+      json = compactJson(event, this.#logPlan);
     } catch {
-      return logMaskFailure('the event does not serialise as JSON');
+      json = undefined;
     }
+    if (json === undefined) return logMaskFailure('the event does not serialise as JSON');
+    // Most events give the same compact event (no JWT, no client
+    // certificate), so a deterministic rule is asked once per distinct one.
+    const memo = this.#logMaskMemo;
+    const known = memo?.get(json);
+    if (known !== undefined) return known;
+    let result: LogMaskResult;
     try {
-      return logMaskOfResult(this.#policy.evaluate(this.#encoder.encode(json).buffer, id));
+      result = logMaskOfResult(this.#policy.evaluate(this.#encoder.encode(json).buffer, id));
     } catch (thrown: unknown) {
       return logMaskFailure(describeThrown(thrown));
     }
+    if (memo !== undefined && result.failure === undefined && json.length <= MEMO_MAX_KEY) {
+      if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
+      memo.set(json, result);
+    }
+    return result;
   }
 
   evaluateRequest(input: RequestInput): Decision {
@@ -375,18 +395,25 @@ export async function loadPolicyBundle(bundle: Uint8Array, options: LoadPolicyOp
  * means a build we do not understand, and guessing could hide input.
  */
 function evaluationOf(metadata: unknown, options: LoadPolicyOptions): Evaluation {
-  const whole: Evaluation = { usage: WHOLE, deterministic: false };
+  const whole: Evaluation = { usage: WHOLE, deterministic: false, logUsage: WHOLE, logDeterministic: false };
   if (options.compactInput === false || typeof metadata !== 'object' || metadata === null) return whole;
-  const { input_usage: usageJson, deterministic } = metadata as Record<string, unknown>;
-  if (usageJson === undefined) return whole;
-  let usage: InputUsage;
-  try {
-    usage = inputUsageFromJson(usageJson, '.manifest metadata.enclave_gate.input_usage');
-  } catch (err) {
-    throw loadFailed(`policy bundle: ${(err as Error).message}`);
-  }
-  // Test-supplied builtins may be anything, so they rule out the memo.
-  return { usage, deterministic: deterministic === true && options.builtins === undefined };
+  const { input_usage: usageJson, deterministic, log_input_usage: logUsageJson, log_deterministic: logDeterministic } = metadata as Record<string, unknown>;
+  const parse = (json: unknown, where: string): InputUsage => {
+    if (json === undefined) return WHOLE;
+    try {
+      return inputUsageFromJson(json, `.manifest metadata.enclave_gate.${where}`);
+    } catch (err) {
+      throw loadFailed(`policy bundle: ${(err as Error).message}`);
+    }
+  };
+  // Test-supplied builtins may be anything, so they rule out the memos.
+  const trusted = options.builtins === undefined;
+  return {
+    usage: parse(usageJson, 'input_usage'),
+    deterministic: usageJson !== undefined && deterministic === true && trusted,
+    logUsage: parse(logUsageJson, 'log_input_usage'),
+    logDeterministic: logUsageJson !== undefined && logDeterministic === true && trusted,
+  };
 }
 
 /**

@@ -245,3 +245,28 @@ describe('bundles', () => {
     expect(engine.reads('body')).toBe(true);
   });
 });
+
+describe('the log mask rule: compact event and memo answer as the whole event does', () => {
+  it('erases the same pointers for random events, asked twice (the second from the memo)', async () => {
+    const compact = await loadPolicy(BUNDLE);
+    const whole = await loadPolicy(BUNDLE, { compactInput: false });
+    expect(describeInputUsage(compact.inputUsage)).not.toContain('jwt');
+    const peer = fc.record(
+      {
+        address: fc.constant('127.0.0.1'),
+        jwt: fc.record({ sub: fc.string(), email: fc.option(fc.emailAddress(), { nil: undefined }), name: fc.option(fc.string(), { nil: undefined }) }, { requiredKeys: ['sub'] }),
+        certificate: fc.record({ subject: fc.string(), fingerprint: fc.string() }, { requiredKeys: ['fingerprint'] }),
+      },
+      { requiredKeys: ['address'] },
+    );
+    fc.assert(
+      fc.property(peer, fc.jsonValue({ maxDepth: 2 }), (p, extra) => {
+        const event = { decision_id: 'd', path: 'enclave_gate/request/decision', input: { method: 'POST', path: '/v1/chat/completions', peer: JSON.parse(JSON.stringify(p)) as unknown, extra }, result: { allow: true, reasons: [] } };
+        const expected = whole.evaluateLogMask(event);
+        expect(compact.evaluateLogMask(event)).toEqual(expected);
+        expect(compact.evaluateLogMask(event)).toEqual(expected);
+      }),
+      { numRuns: 300, seed: Number(process.env['FC_SEED'] ?? 0x10c) },
+    );
+  });
+});
