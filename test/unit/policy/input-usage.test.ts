@@ -88,7 +88,7 @@ describe('projection and manifest form', () => {
       usage,
       WHOLE,
       analyseInputUsage(['package p\nx := input.a.b\ny := object.keys(input.a)\nz := input.c']),
-      analyseInputUsage(['package p\nx := object.keys(input)\ny := input["we\"ird"]']),
+      analyseInputUsage(['package p\nx := object.keys(input)\ny := input["we\\"ird"]']),
     ];
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom('method', 'body', 'headers', 'a', 'c', 'we"ird', 'z'), fc.jsonValue({ maxDepth: 3 })), fc.nat(usages.length - 1), (value, u) => {
