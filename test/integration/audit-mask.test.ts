@@ -5,7 +5,7 @@
  * and writes the signed log. The events must lack what the rule names, list
  * it in `erased`, and the log must still verify, by the library and the CLI.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,10 +14,9 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import { verifyAuditLog } from '../../src/verify/audit-log.js';
+import { CLI_MAIN, serveChild, VITE_NODE } from '../helpers/cli-child.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
-const VITE_NODE = join(PACKAGE_ROOT, 'node_modules', '.bin', 'vite-node');
-const MAIN = join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
 const PATIENT = 'patient-7f3a-0042';
 
 // Added to a copy of the default policy: a header that names a patient is
@@ -37,29 +36,6 @@ let scratch: string;
 let logPath: string;
 let written: string;
 let childExit: number | null;
-
-async function serveChild(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(VITE_NODE, [MAIN, 'serve', ...args], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 90_000);
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      const m = /"url":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${code}):\n${out}`));
-    });
-  });
-  return { child, url };
-}
 
 async function call(url: string, path: string, headers: Record<string, string>): Promise<number> {
   const agent = new Agent({ connect: { rejectUnauthorized: false } });
@@ -129,7 +105,7 @@ describe('a bundle with a mask rule, in the running proxy', () => {
   it('still verifies: chain, signatures, attested key (library and `enclave-gate audit verify`)', async () => {
     expect(verifyAuditLog([{ name: 'decisions.jsonl', text: written }], { allowSimulated: true })).toMatchObject({ ok: true, events: 3, closed: true });
     const code = await new Promise<number>((resolve) => {
-      execFile(VITE_NODE, [MAIN, 'audit', 'verify', logPath, '--allow-simulated'], { cwd: PACKAGE_ROOT, timeout: 90_000 }, (error) => {
+      execFile(VITE_NODE, [CLI_MAIN, 'audit', 'verify', logPath, '--allow-simulated'], { cwd: PACKAGE_ROOT, timeout: 90_000 }, (error) => {
         resolve(error === null ? 0 : typeof error.code === 'number' ? error.code : -1);
       });
     });

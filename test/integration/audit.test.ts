@@ -7,7 +7,7 @@
  * certificate put in the header — and each tampering must be reported at its
  * position with its exit class, by the library and by the CLI.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,12 +28,11 @@ import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import { verifyAuditLog, type AuditReport } from '../../src/verify/audit-log.js';
 import { batchMessage } from '../../src/wire/audit-log.js';
 import { ensurePolicyBundle, startTestGateway } from '../helpers/gateway.js';
+import { CLI_MAIN, serveChild, VITE_NODE } from '../helpers/cli-child.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const API_KEY = 'egk_audit_4c1d9e';
 const EMAIL = 'carol.secret@example.org';
-const VITE_NODE = join(PACKAGE_ROOT, 'node_modules', '.bin', 'vite-node');
-const MAIN = join(PACKAGE_ROOT, 'src', 'cli', 'main.ts');
 
 let upstream: TestUpstream;
 let scratch: string;
@@ -43,30 +42,6 @@ let written: string;
 let childExit: number | null;
 const gateways: Gateway[] = [];
 const agents: Dispatcher[] = [];
-
-/** Starts `enclave-gate serve` and resolves with its URL once it serves. */
-async function serveChild(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(VITE_NODE, [MAIN, 'serve', ...args], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 90_000);
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
-      const m = /"url":"(https:\/\/127\.0\.0\.1:\d+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited (${code}):\n${out}`));
-    });
-  });
-  return { child, url };
-}
 
 async function call(url: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
   const agent = new Agent({ connect: { rejectUnauthorized: false } });
@@ -79,7 +54,7 @@ async function call(url: string, path: string, options: { method?: string; heade
 /** Runs `enclave-gate audit …` and resolves with its exit code and output. */
 function auditCli(args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
-    execFile(VITE_NODE, [MAIN, 'audit', ...args], { cwd: PACKAGE_ROOT, timeout: 90_000 }, (error, stdout) => {
+    execFile(VITE_NODE, [CLI_MAIN, 'audit', ...args], { cwd: PACKAGE_ROOT, timeout: 90_000 }, (error, stdout) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout });
     });
   });
