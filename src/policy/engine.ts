@@ -108,7 +108,7 @@ export interface PolicyEngine {
    * engine hands the wasm module only that. WHOLE when it cannot tell.
    */
   readonly inputUsage: InputUsage;
-  /** True when the policy may read top-level input member `name`; lets the proxy skip building what nobody reads. */
+  /** True when the policy may read top-level input member `name` (its value, not only that the key exists). */
   reads(name: string): boolean;
 }
 
@@ -152,10 +152,31 @@ function logMaskOfResult(raw: unknown): LogMaskResult {
   return Object.freeze({ pointers: Object.freeze(pointers) });
 }
 
-/** Entries of the response-decision memo; the compact inputs it keys on are small. */
+/** Entries of a memo; the compact inputs it keys on are small. */
 const MEMO_ENTRIES = 512;
 /** Compact inputs longer than this are not memoised (they carry findings, so rarely repeat). */
 const MEMO_MAX_KEY = 1024;
+
+/**
+ * Answers of a deterministic rule by compact input, the oldest forgotten
+ * first. Failures are never remembered: a transient one (memory) must not stick.
+ */
+class Memo<V extends { readonly failure?: unknown }> {
+  readonly #entries = new Map<string, V>();
+
+  /** The remembered answer for `key`, else `compute()`'s, remembered when it is not a failure and the key is short. */
+  recall(key: string, compute: () => V): V {
+    if (key.length > MEMO_MAX_KEY) return compute();
+    const known = this.#entries.get(key);
+    if (known !== undefined) return known;
+    const value = compute();
+    if (value.failure === undefined) {
+      if (this.#entries.size >= MEMO_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+      this.#entries.set(key, value);
+    }
+    return value;
+  }
+}
 
 /** Deep-freezes a decision that will be shared between requests. */
 function frozenDecision(decision: Decision): Decision {
@@ -209,14 +230,14 @@ class WasmPolicyEngine implements PolicyEngine {
   readonly #encoder = new TextEncoder();
   readonly #plan: CompactPlan;
   readonly #logPlan: CompactPlan;
-  readonly #logMaskMemo: Map<string, LogMaskResult> | undefined;
+  readonly #logMaskMemo: Memo<LogMaskResult> | undefined;
   /**
    * Response decisions by compact input. A clean JSON answer on a route gives
    * the same compact input every time (findings [], format, path), so the
    * common case skips wasm entirely. Request decisions are not memoised: their
    * compact input carries the body size, which rarely repeats.
    */
-  readonly #responseMemo: Map<string, Decision> | undefined;
+  readonly #responseMemo: Memo<Decision> | undefined;
 
   readonly logMask: readonly string[];
 
@@ -231,8 +252,8 @@ class WasmPolicyEngine implements PolicyEngine {
     this.inputUsage = evaluation.usage;
     this.#plan = compactPlan(evaluation.usage);
     this.#logPlan = compactPlan(evaluation.logUsage);
-    this.#logMaskMemo = evaluation.logDeterministic ? new Map() : undefined;
-    this.#responseMemo = evaluation.deterministic ? new Map() : undefined;
+    this.#logMaskMemo = evaluation.logDeterministic ? new Memo() : undefined;
+    this.#responseMemo = evaluation.deterministic ? new Memo() : undefined;
   }
 
   reads(name: string): boolean {
@@ -256,22 +277,16 @@ class WasmPolicyEngine implements PolicyEngine {
       json = undefined;
     }
     if (json === undefined) return logMaskFailure('the event does not serialise as JSON');
+    const ask = (): LogMaskResult => {
+      try {
+        return logMaskOfResult(this.#policy.evaluate(this.#encoder.encode(json).buffer, id));
+      } catch (thrown: unknown) {
+        return logMaskFailure(describeThrown(thrown));
+      }
+    };
     // Most events give the same compact event (no JWT, no client
     // certificate), so a deterministic rule is asked once per distinct one.
-    const memo = this.#logMaskMemo;
-    const known = memo?.get(json);
-    if (known !== undefined) return known;
-    let result: LogMaskResult;
-    try {
-      result = logMaskOfResult(this.#policy.evaluate(this.#encoder.encode(json).buffer, id));
-    } catch (thrown: unknown) {
-      return logMaskFailure(describeThrown(thrown));
-    }
-    if (memo !== undefined && result.failure === undefined && json.length <= MEMO_MAX_KEY) {
-      if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
-      memo.set(json, result);
-    }
-    return result;
+    return this.#logMaskMemo === undefined ? ask() : this.#logMaskMemo.recall(json, ask);
   }
 
   evaluateRequest(input: RequestInput): Decision {
@@ -280,17 +295,8 @@ class WasmPolicyEngine implements PolicyEngine {
 
   evaluateResponse(input: ResponseInput): Decision {
     const compact = this.#compact(input);
-    const memo = this.#responseMemo;
-    if (memo === undefined || compact === undefined || compact.length > MEMO_MAX_KEY) return this.#evaluate(compact, this.#response);
-    const known = memo.get(compact);
-    if (known !== undefined) return known;
-    const decision = frozenDecision(this.#evaluate(compact, this.#response));
-    // Failures are not remembered: a transient one (memory) must not stick.
-    if (decision.failure === undefined) {
-      if (memo.size >= MEMO_ENTRIES) memo.delete(memo.keys().next().value!);
-      memo.set(compact, decision);
-    }
-    return decision;
+    if (this.#responseMemo === undefined || compact === undefined) return this.#evaluate(compact, this.#response);
+    return this.#responseMemo.recall(compact, () => frozenDecision(this.#evaluate(compact, this.#response)));
   }
 
   /** The compact input as JSON text, or undefined when it does not serialise (then evaluation fails closed). */

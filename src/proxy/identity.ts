@@ -2,8 +2,8 @@
  * Who is calling (docs/identity.md): client certificates from CAs the
  * operator pinned, bearer JWTs verified against a JWKS, and API keys stored
  * as SHA-256 hashes. The pipeline asks `identify` once per request, after
- * admission and before the body is read, and merges the result into
- * `input.peer` with `withIdentity`.
+ * admission and before the body is read, and `buildRequestInput` (input.ts)
+ * merges the result into `input.peer`.
  *
  * A credential that is presented but does not verify is refused here with
  * 401 EG_UNAUTHENTICATED: it never becomes a policy input, so a policy cannot
@@ -20,7 +20,7 @@ import { createLocalJWKSet, createRemoteJWKSet, customFetch, jwtVerify, type JWT
 import { Agent, fetch as undiciFetch } from 'undici';
 import { EnclaveGateError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import type { PeerApiKey, PeerCertificate, RequestInput } from '../policy/input.js';
+import type { PeerApiKey, PeerCertificate } from '../policy/input.js';
 
 /** The credential kinds `identity.require` can list. */
 export type CredentialKind = 'certificate' | 'jwt' | 'api_key';
@@ -412,10 +412,4 @@ export function createCallerIdentification(config: IdentityConfig, deps: { reado
     'caller identity enabled',
   );
   return identification;
-}
-
-/** The request input with the caller's identity in `peer` (a new object; the input is not mutated). */
-export function withIdentity(input: RequestInput, caller: CallerIdentity): RequestInput {
-  if (caller.certificate === undefined && caller.jwt === undefined && caller.api_key === undefined) return input;
-  return { ...input, peer: { ...input.peer, ...caller } };
 }

@@ -8,6 +8,7 @@ import type { PiiFinding } from '../policy/builtins/pii.js';
 import type { Peer, RequestInput, ResponseInput } from '../policy/input.js';
 import { peerAttestationOf } from './client-attestation.js';
 import { policyHeaders, policyResponseHeaders } from './headers.js';
+import type { CallerIdentity } from './identity.js';
 
 function decodeSegment(segment: string): string {
   try {
@@ -78,6 +79,7 @@ export function buildRequestInput(
   requestId: string,
   body: { value: unknown; pii?: readonly PiiFinding[] } | undefined,
   bodySize: number,
+  caller?: CallerIdentity,
 ): RequestInput {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -101,8 +103,14 @@ export function buildRequestInput(
     ...(body === undefined ? {} : { body: body.value }),
     ...(body?.pii === undefined ? {} : { pii: body.pii }),
     body_size: bodySize,
-    peer: peerOf(req.socket as TLSSocket),
+    // The caller's identity (identity.ts) joins the connection's facts here,
+    // not by copying the finished input, which would run every lazy getter.
+    peer: hasIdentity(caller) ? { ...peerOf(req.socket as TLSSocket), ...caller } : peerOf(req.socket as TLSSocket),
   };
+}
+
+function hasIdentity(caller: CallerIdentity | undefined): caller is CallerIdentity {
+  return caller !== undefined && (caller.certificate !== undefined || caller.jwt !== undefined || caller.api_key !== undefined);
 }
 
 /** What a response decision is about besides status and headers. */

@@ -28,7 +28,7 @@ import { policyTransform } from './stream/stream.js';
 import type { FreshnessResponder } from '../ratls/freshness.js';
 import { FRESHNESS_PATH } from '../wire/freshness.js';
 import type { TLSSocket } from 'node:tls';
-import { withIdentity, type CallerIdentification, type CallerIdentity } from './identity.js';
+import type { CallerIdentification, CallerIdentity } from './identity.js';
 import { RateLimiter, usageTokens, type Quota } from './rate-limit.js';
 import type { DecisionLog } from '../audit/decision-log.js';
 
@@ -231,8 +231,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     // Scan once here rather than through the builtin: a builtin call makes the
     // whole body cross out of wasm again as JSON (docs/policy.md, "Cost").
     const body = ex.body === undefined ? undefined : { value: ex.body.value, pii: countPii('request', scanPii(ex.body.value)) };
-    ex.input = buildRequestInput(ex.req, ex.id, body, ex.rawBody?.length ?? declaredSize);
-    if (ex.caller !== undefined) ex.input = withIdentity(ex.input, ex.caller);
+    ex.input = buildRequestInput(ex.req, ex.id, body, ex.rawBody?.length ?? declaredSize, ex.caller);
     const t0 = performance.now();
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
