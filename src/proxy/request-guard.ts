@@ -93,7 +93,8 @@ export function guardRequest(req: IncomingMessage, limits: RequestGuardLimits): 
     });
   }
   let hosts = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'host') hosts++;
+  // Length first: lower-casing every header name would allocate a string per header per request.
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
   if (hosts > 1) throw new EnclaveGateError('EG_AMBIGUOUS_REQUEST', 'request carries more than one Host header');
   // RFC 9112 §3.2: HTTP/1.1 without Host is a 400 (checked here so the answer is problem+json).
   if (hosts === 0 && req.httpVersion === '1.1') throw new EnclaveGateError('EG_BAD_REQUEST', 'HTTP/1.1 request without a Host header');

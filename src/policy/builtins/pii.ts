@@ -17,7 +17,7 @@
 import type { PiiDetector, PiiType, ReportSpan } from './detectors/detector.js';
 import { abaRoutingDetector } from './detectors/aba-routing.js';
 import { cryptoWalletDetector } from './detectors/crypto-wallet.js';
-import { findDigitRuns } from './detectors/digit-runs.js';
+import { findDigitRuns, type DigitRuns } from './detectors/digit-runs.js';
 import { computeGates } from './detectors/gates.js';
 import { emailDetector } from './detectors/email.js';
 import { ibanDetector } from './detectors/iban.js';
@@ -120,6 +120,25 @@ function pointerOf(node: Pending): string {
  * @example scanPii({ messages: [{ content: 'mail bob@example.com' }] })
  *   // → [{ type: 'email', path: '/messages/0/content', start: 5, end: 20 }]
  */
+/**
+ * Calls `run` for each of `detectors` that can match `text`: the digit runs
+ * are found once and shared, and a detector whose gate (gates.ts) is closed
+ * on this text is skipped. Stops, returning false, when `run` does. The one
+ * way detectors are run over a string, by scanPii and by the stream hold-back.
+ */
+export function scanText(text: string, detectors: readonly PiiDetector[], run: (detector: PiiDetector, digits: DigitRuns) => boolean): boolean {
+  const digits = findDigitRuns(text);
+  let gates = -1;
+  for (const detector of detectors) {
+    if (detector.gate !== undefined) {
+      if (gates === -1) gates = computeGates(text, digits);
+      if ((gates & detector.gate) === 0) continue;
+    }
+    if (!run(detector, digits)) return false;
+  }
+  return true;
+}
+
 export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[] {
   const max = options.maxFindings ?? DEFAULT_MAX_FINDINGS;
   const detectors = options.detectors ?? PII_DETECTORS;
@@ -143,18 +162,16 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
     more = findings.length < max;
     return more;
   };
-  /** Runs the detectors whose gate is open on `text`; false once the cap is reached. */
-  const gated = detectors.some((d) => d.gate !== undefined);
+  /** Runs the detectors that can match `text`; false once the cap is reached. */
+  let current = '';
+  const runDetector = (detector: PiiDetector, digits: DigitRuns): boolean => {
+    type = detector.type;
+    detector.scan(current, report, digits);
+    return more;
+  };
   const scanString = (text: string): boolean => {
-    const digits = findDigitRuns(text);
-    const gates = gated ? computeGates(text, digits) : 0;
-    for (const detector of detectors) {
-      if (detector.gate !== undefined && (gates & detector.gate) === 0) continue;
-      type = detector.type;
-      detector.scan(text, report, digits);
-      if (!more) return false;
-    }
-    return true;
+    current = text;
+    return scanText(text, detectors, runDetector);
   };
   // An explicit stack, not recursion: a body nested a million levels deep must
   // not overflow the call stack. Children are pushed in reverse so that they

@@ -33,7 +33,7 @@
  * words and "glued to a word" checks see what a scan of the whole text sees.
  */
 import { breakAtOrBefore, LOOK_BEHIND_CHARS, mayHoldFinding, releasePoint, settled } from '../../policy/builtins/candidates.js';
-import { PII_DETECTORS, type PiiDetector, type PiiType } from '../../policy/builtins/pii.js';
+import { PII_DETECTORS, scanText, type PiiDetector, type PiiType } from '../../policy/builtins/pii.js';
 
 /** A PII span in a channel, in UTF-16 offsets from the channel's start. */
 export interface ChannelSpan {
@@ -167,23 +167,27 @@ export class HoldbackWindow {
     for (let again = true; again && cut > 0; ) {
       again = false;
       spans.length = 0;
-      for (const detector of this.#detectors) {
-        detector.scan(scanned, (start, end) => {
-          const s = start - offset;
-          const e = end - offset;
-          if (e <= 0) return true; // wholly in already-committed context
-          if (s < cut && e > cut) {
-            cut = breakAtOrBefore(held, Math.max(s, 0));
-            again = true;
-            return false;
-          }
-          // A match starting in the committed context cannot be reached at a
-          // break; should a future detector produce one, redact what is left.
-          if (s < cut) spans.push({ type: detector.type, start: this.#committed + Math.max(s, 0), end: this.#committed + e });
-          return true;
-        });
-        if (again) break;
-      }
+      scanText(scanned, this.#detectors, (detector, digits) => {
+        detector.scan(
+          scanned,
+          (start, end) => {
+            const s = start - offset;
+            const e = end - offset;
+            if (e <= 0) return true; // wholly in already-committed context
+            if (s < cut && e > cut) {
+              cut = breakAtOrBefore(held, Math.max(s, 0));
+              again = true;
+              return false;
+            }
+            // A match starting in the committed context cannot be reached at a
+            // break; should a future detector produce one, redact what is left.
+            if (s < cut) spans.push({ type: detector.type, start: this.#committed + Math.max(s, 0), end: this.#committed + e });
+            return true;
+          },
+          digits,
+        );
+        return !again;
+      });
     }
     spans.sort((a, b) => a.start - b.start || a.end - b.end);
     return cut;
