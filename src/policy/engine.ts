@@ -22,6 +22,7 @@ import { LOG_MASK_ENTRYPOINT, POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_E
 import type { RequestInput, ResponseInput } from './input.js';
 import { compactJson, compactPlan, inputUsageFromJson, readsMember, WHOLE, type CompactPlan, type InputUsage } from './input-usage.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, readTarGz, type ArchiveFiles } from './tar.js';
+import { wasmCall, type WasmCall } from './wasm-call.js';
 
 /**
  * Default cap on the policy's linear memory: 2048 pages = 128 MiB. Input
@@ -62,7 +63,7 @@ export interface LoadPolicyOptions {
   readonly memory?: MemoryLimits;
   /**
    * Evaluate on the compact input (only what the Rego reads) and memoise
-   * deterministic response decisions. Default true; false gives the module
+   * deterministic decisions. Default true; false gives the module
    * the whole input every time (the reference path the tests compare with).
    */
   readonly compactInput?: boolean;
@@ -223,27 +224,35 @@ class WasmPolicyEngine implements PolicyEngine {
   readonly revision: string;
   readonly digest: PolicyDigest;
   readonly inputUsage: InputUsage;
-  readonly #policy: LoadedPolicy;
+  readonly #call: WasmCall;
   readonly #request: number;
   readonly #response: number;
   readonly #logMask: number | undefined;
-  readonly #encoder = new TextEncoder();
   readonly #plan: CompactPlan;
   readonly #logPlan: CompactPlan;
   readonly #logMaskMemo: Memo<LogMaskResult> | undefined;
   /**
-   * Response decisions by compact input. A clean JSON answer on a route gives
-   * the same compact input every time (findings [], format, path), so the
-   * common case skips wasm entirely. Request decisions are not memoised: their
-   * compact input carries the body size, which rarely repeats.
+   * Decisions by compact input, per entrypoint. A clean JSON answer on a
+   * route gives the same compact input every time (findings [], format,
+   * path), and so does a clean request once its size is reduced to what the
+   * rules compare it with (input-usage.ts, `representative`): the common
+   * case skips wasm entirely.
    */
+  readonly #requestMemo: Memo<Decision> | undefined;
   readonly #responseMemo: Memo<Decision> | undefined;
+  /**
+   * Decisions by the result text the module returned. Most evaluations end
+   * in one of a few results (the allow, a handful of denies), and a known
+   * text needs neither JSON.parse nor validation. Sound for any policy: the
+   * decision is a function of the result text alone.
+   */
+  readonly #results = new Memo<Decision>();
 
   readonly logMask: readonly string[];
 
   constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, ids: EntrypointIds, evaluation: Evaluation, logMask: readonly string[] = []) {
     this.logMask = logMask;
-    this.#policy = policy;
+    this.#call = wasmCall(policy);
     this.revision = revision;
     this.digest = digest;
     this.#request = ids.request;
@@ -253,6 +262,7 @@ class WasmPolicyEngine implements PolicyEngine {
     this.#plan = compactPlan(evaluation.usage);
     this.#logPlan = compactPlan(evaluation.logUsage);
     this.#logMaskMemo = evaluation.logDeterministic ? new Memo() : undefined;
+    this.#requestMemo = evaluation.deterministic ? new Memo() : undefined;
     this.#responseMemo = evaluation.deterministic ? new Memo() : undefined;
   }
 
@@ -279,7 +289,7 @@ class WasmPolicyEngine implements PolicyEngine {
     if (json === undefined) return logMaskFailure('the event does not serialise as JSON');
     const ask = (): LogMaskResult => {
       try {
-        return logMaskOfResult(this.#policy.evaluate(this.#encoder.encode(json).buffer, id));
+        return logMaskOfResult(JSON.parse(this.#call(json, id)));
       } catch (thrown: unknown) {
         return logMaskFailure(describeThrown(thrown));
       }
@@ -290,13 +300,16 @@ class WasmPolicyEngine implements PolicyEngine {
   }
 
   evaluateRequest(input: RequestInput): Decision {
-    return this.#evaluate(this.#compact(input), this.#request);
+    return this.#decide(this.#compact(input), this.#request, this.#requestMemo);
   }
 
   evaluateResponse(input: ResponseInput): Decision {
-    const compact = this.#compact(input);
-    if (this.#responseMemo === undefined || compact === undefined) return this.#evaluate(compact, this.#response);
-    return this.#responseMemo.recall(compact, () => frozenDecision(this.#evaluate(compact, this.#response)));
+    return this.#decide(this.#compact(input), this.#response, this.#responseMemo);
+  }
+
+  #decide(compact: string | undefined, entrypoint: number, memo: Memo<Decision> | undefined): Decision {
+    if (memo === undefined || compact === undefined) return this.#evaluate(compact, entrypoint);
+    return memo.recall(compact, () => this.#evaluate(compact, entrypoint));
   }
 
   /** The compact input as JSON text, or undefined when it does not serialise (then evaluation fails closed). */
@@ -310,18 +323,24 @@ class WasmPolicyEngine implements PolicyEngine {
 
   #evaluate(json: string | undefined, entrypoint: number): Decision {
     if (json === undefined) return failureDecision('error', 'the input does not serialise as JSON');
-    let raw: unknown;
+    let result: string;
     try {
-      // Handed over as UTF-8 bytes: the SDK then copies them into wasm memory
-      // instead of serialising the input a second time.
-      raw = this.#policy.evaluate(this.#encoder.encode(json).buffer, entrypoint);
+      result = this.#call(json, entrypoint);
     } catch (thrown: unknown) {
       // opa-wasm throws strings (opa_abort), plain objects (missing builtin)
       // and Errors (memory growth, stack overflow, builtins). describeThrown
       // keeps one capped line; none of these messages carry input values.
       return failureDecision('error', describeThrown(thrown));
     }
-    return normalizeDecision(raw);
+    return this.#results.recall(result, () => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(result);
+      } catch {
+        return failureDecision('error', 'the policy result is not JSON');
+      }
+      return frozenDecision(normalizeDecision(parsed));
+    });
   }
 }
 

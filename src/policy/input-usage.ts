@@ -24,7 +24,7 @@
  */
 
 /** What of a JSON value a policy reads. */
-export type InputUsage = WholeValue | PartOfObject;
+export type InputUsage = WholeValue | PartOfObject | ComparedValue;
 
 /** The value is read whole (or in ways the scanner cannot bound). */
 export interface WholeValue {
@@ -39,13 +39,54 @@ export interface PartOfObject {
   readonly members: ReadonlyMap<string, InputUsage>;
 }
 
+/**
+ * A value the rules only ever compare with number literals (`input.body_size
+ * > 0`, `1024 >= input.x`): the decision depends on it only through which
+ * side of each literal it falls, so any integer on the same side of all of
+ * them decides the same (see {@link representative}).
+ */
+export interface ComparedValue {
+  readonly kind: 'compared';
+  /** The literals, ascending, without repeats. */
+  readonly constants: readonly number[];
+}
+
 export const WHOLE: WholeValue = Object.freeze({ kind: 'whole' });
+
+/** Literals beyond this are not modelled (their neighbours would round to them); the member is then read whole. */
+const MAX_CONSTANT = 2 ** 50;
+
+/**
+ * The canonical stand-in for `value` given the literals a policy compares it
+ * with: `value` itself when it equals one, else a fixed integer strictly
+ * between the same two literals. Every comparison `v OP c` (==, !=, <, <=,
+ * >, >=, unification) with c among `constants` then has the same truth for
+ * the stand-in as for `value`. Only safe integers are replaced (the proxy's
+ * sizes and counts); anything else is returned as it is.
+ */
+export function representative(value: number, constants: readonly number[]): number {
+  if (!Number.isSafeInteger(value)) return value;
+  let below: number | undefined;
+  for (const c of constants) {
+    if (value === c) return value;
+    if (value < c) {
+      const stand = below === undefined ? Math.ceil(c) - 1 : Math.floor(below) + 1;
+      return stand < c && (below === undefined || stand > below) ? stand : value;
+    }
+    below = c;
+  }
+  if (below === undefined) return value;
+  const stand = Math.floor(below) + 1;
+  return stand > below ? stand : value;
+}
 
 /** Mutable node used while scanning. */
 interface Node {
   whole: boolean;
   keys: boolean;
   members: Map<string, Node>;
+  /** Number literals the value is compared with, where every reference to it is such a comparison. */
+  compared?: Set<number>;
 }
 
 const newNode = (): Node => ({ whole: false, keys: false, members: new Map() });
@@ -54,7 +95,7 @@ type Token =
   | { readonly kind: 'ident'; readonly text: string; readonly at: number }
   | { readonly kind: 'string'; readonly text: string; readonly at: number }
   | { readonly kind: 'punct'; readonly text: string; readonly at: number }
-  | { readonly kind: 'number'; readonly at: number }
+  | { readonly kind: 'number'; readonly text: string; readonly at: number }
   /** Something the scanner does not model (template strings); forces "whole". */
   | { readonly kind: 'opaque'; readonly at: number };
 
@@ -117,7 +158,7 @@ function tokenize(source: string): Token[] {
     if (c >= '0' && c <= '9') {
       let j = i + 1;
       while (j < n && /[0-9.eE+-]/.test(source[j]!)) j++;
-      tokens.push({ kind: 'number', at: i });
+      tokens.push({ kind: 'number', text: source.slice(i, j), at: i });
       i = j;
       continue;
     }
@@ -145,6 +186,91 @@ function nodeAt(root: Node, path: readonly string[]): Node {
   return node;
 }
 
+/** Comparison operators whose truth depends only on which side of a literal a number falls. */
+const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=', '=']);
+/** Characters operators are made of; a literal or reference touching one may be part of a larger expression. */
+const OPERATOR_CHARS = new Set(['+', '-', '*', '/', '%', '&', '|', '.', '[', '(', '=', '<', '>', '!', ':']);
+const OPERATOR_PART = new Set(['=', '<', '>', '!', ':']);
+
+/** The operator spelled by adjacent punctuation starting at token `k` (forward), and the index after it. */
+function operatorAt(tokens: readonly Token[], k: number): { text: string; next: number } | undefined {
+  let text = '';
+  let at = -1;
+  let m = k;
+  while (m < tokens.length) {
+    const t = tokens[m]!;
+    if (t.kind !== 'punct' || !OPERATOR_PART.has(t.text) || (at !== -1 && t.at !== at + 1)) break;
+    text += t.text;
+    at = t.at;
+    m++;
+  }
+  return text === '' ? undefined : { text, next: m };
+}
+
+/** The operator spelled by adjacent punctuation ending at token `k` (backward), and the index of its first token. */
+function operatorEndingAt(tokens: readonly Token[], k: number): { text: string; first: number } | undefined {
+  let text = '';
+  let at = -1;
+  let m = k;
+  while (m >= 0) {
+    const t = tokens[m]!;
+    if (t.kind !== 'punct' || !OPERATOR_PART.has(t.text) || (at !== -1 && t.at !== at - 1)) break;
+    text = t.text + text;
+    at = t.at;
+    m--;
+  }
+  return text === '' ? undefined : { text, first: m + 1 };
+}
+
+/** A number literal the scanner models, or undefined. */
+function literal(token: Token | undefined, negative: boolean): number | undefined {
+  if (token?.kind !== 'number' || !/^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$/.test(token.text)) return undefined;
+  const value = Number(token.text) * (negative ? -1 : 1);
+  return Number.isFinite(value) && Math.abs(value) <= MAX_CONSTANT ? value : undefined;
+}
+
+/**
+ * True when whatever stands before token `k` could take the operand that
+ * starts at `k` into a larger expression (`x + input.n > 0`, `y < input.n >
+ * 0`). Assignment and unification (`:=`, `=`) bind looser than a comparison.
+ */
+function bindsBefore(tokens: readonly Token[], k: number): boolean {
+  const before = tokens[k - 1];
+  if (before?.kind !== 'punct' || !OPERATOR_CHARS.has(before.text)) return false;
+  const operator = operatorEndingAt(tokens, k - 1);
+  return operator === undefined || (operator.text !== ':=' && operator.text !== '=');
+}
+
+/** True when token `k` continues the expression that ends before it (an operator, a member access or a call). */
+const continues = (token: Token | undefined): boolean => token?.kind === 'punct' && OPERATOR_CHARS.has(token.text);
+
+/**
+ * When the reference spanning tokens [start, end) is one side of a comparison
+ * whose other side is a number literal and nothing else can take either
+ * operand (`input.body_size > 0`, `0 == input.body_size`,
+ * `input.n <= -1`), that literal; otherwise undefined (the caller then treats
+ * the value as read whole). Errs towards undefined.
+ */
+function comparedConstant(tokens: readonly Token[], start: number, end: number): number | undefined {
+  // input.x OP [-]N
+  const after = operatorAt(tokens, end);
+  if (after !== undefined && COMPARISONS.has(after.text)) {
+    const negative = isPunct(tokens[after.next], '-');
+    const at = after.next + (negative ? 1 : 0);
+    const value = literal(tokens[at], negative);
+    if (value !== undefined && !continues(tokens[at + 1]) && !bindsBefore(tokens, start)) return value;
+    return undefined;
+  }
+  // N OP input.x (no sign: a '-' before N could be a subtraction)
+  const before = operatorEndingAt(tokens, start - 1);
+  if (before !== undefined && COMPARISONS.has(before.text)) {
+    const at = before.first - 1;
+    const value = literal(tokens[at], false);
+    if (value !== undefined && !bindsBefore(tokens, at) && !isPunct(tokens[at - 1], '-') && !continues(tokens[end])) return value;
+  }
+  return undefined;
+}
+
 /**
  * Scans one module. Returns false when the module uses input in a way the
  * scanner does not bound (the caller then treats the whole input as read).
@@ -161,6 +287,8 @@ function scanModule(source: string, root: Node): boolean {
     if (isIdent(tokens[i - 1], 'import')) return false;
     const path: string[] = [];
     let j = i + 1;
+    // True when a computed index ends the reference early (its value is then read whole).
+    let cut = false;
     for (;;) {
       const next = tokens[j];
       // `.name` directly after the dot; anything else ends the reference.
@@ -178,6 +306,7 @@ function scanModule(source: string, root: Node): boolean {
         }
         // A computed or numeric index reads the collection at this level
         // whole: stop here, and the path so far is marked whole below.
+        cut = true;
         break;
       }
       break;
@@ -185,7 +314,9 @@ function scanModule(source: string, root: Node): boolean {
     // object.keys(<ref>) observes the key set only.
     const keysOnly = isPunct(tokens[i - 1], '(') && isIdent(tokens[i - 2], 'keys') && isPunct(tokens[i - 3], '.') && isIdent(tokens[i - 4], 'object') && isPunct(tokens[j], ')');
     const node = nodeAt(root, path);
+    const constant = keysOnly || cut || path.length === 0 ? undefined : comparedConstant(tokens, i, j);
     if (keysOnly) node.keys = true;
+    else if (constant !== undefined) (node.compared ??= new Set()).add(constant);
     else node.whole = true;
     i = j - 1;
   }
@@ -194,6 +325,11 @@ function scanModule(source: string, root: Node): boolean {
 
 function freeze(node: Node): InputUsage {
   if (node.whole) return WHOLE;
+  if (node.compared !== undefined) {
+    // Compared somewhere and looked into elsewhere: not a plain number to the rules.
+    if (node.keys || node.members.size > 0) return WHOLE;
+    return Object.freeze({ kind: 'compared', constants: Object.freeze([...node.compared].sort((a, b) => a - b)) });
+  }
   const members = new Map<string, InputUsage>();
   for (const [key, child] of node.members) members.set(key, freeze(child));
   return Object.freeze({ kind: 'part', keys: node.keys, members });
@@ -226,10 +362,14 @@ export function deterministicSources(sources: readonly string[]): boolean {
 }
 
 /** JSON form of an InputUsage, as stored in the bundle manifest: "whole", or {keys, members}. */
-export type InputUsageJson = 'whole' | { readonly keys: boolean; readonly members: Readonly<Record<string, InputUsageJson>> };
+export type InputUsageJson =
+  | 'whole'
+  | { readonly keys: boolean; readonly members: Readonly<Record<string, InputUsageJson>> }
+  | { readonly compared: readonly number[] };
 
 export function inputUsageToJson(usage: InputUsage): InputUsageJson {
   if (usage.kind === 'whole') return 'whole';
+  if (usage.kind === 'compared') return { compared: [...usage.constants] };
   const members: Record<string, InputUsageJson> = {};
   // Sorted, so the manifest (and the bundle digest) does not depend on source order.
   for (const key of [...usage.members.keys()].sort()) members[key] = inputUsageToJson(usage.members.get(key)!);
@@ -239,6 +379,15 @@ export function inputUsageToJson(usage: InputUsage): InputUsageJson {
 /** Reads the manifest form back; throws a TypeError naming what is wrong. */
 export function inputUsageFromJson(json: unknown, where = 'input_usage'): InputUsage {
   if (json === 'whole') return WHOLE;
+  if (isObject(json) && 'compared' in json) {
+    const constants = json['compared'];
+    const valid =
+      Array.isArray(constants) &&
+      Object.keys(json).length === 1 &&
+      constants.every((c, k) => typeof c === 'number' && Number.isFinite(c) && Math.abs(c) <= MAX_CONSTANT && (k === 0 || c > (constants[k - 1] as number)));
+    if (!valid) throw new TypeError(`${where}.compared must be ascending numbers of at most 2^50`);
+    return Object.freeze({ kind: 'compared', constants: Object.freeze([...(constants as number[])]) });
+  }
   if (!isObject(json) || typeof json['keys'] !== 'boolean' || !isObject(json['members'])) {
     throw new TypeError(`${where} must be "whole" or {"keys": boolean, "members": {...}}`);
   }
@@ -258,6 +407,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * are read is kept whole (the policy's own type checks then see it as it is).
  */
 export function projectInput(value: unknown, usage: InputUsage): unknown {
+  if (usage.kind === 'compared') return typeof value === 'number' ? representative(value, usage.constants) : value;
   if (usage.kind === 'whole' || !isObject(value)) return value;
   const out: Record<string, unknown> = {};
   if (usage.keys) {
@@ -278,18 +428,20 @@ export function projectInput(value: unknown, usage: InputUsage): unknown {
 
 /** True when the policy may read top-level input member `name` (its value, not only its key). */
 export function readsMember(usage: InputUsage, name: string): boolean {
-  return usage.kind === 'whole' || usage.members.has(name);
+  return usage.kind !== 'part' || usage.members.has(name);
 }
 
 /** A one-line description for logs and docs, e.g. `method, path, headers.content-type, keys(.)`. */
 export function describeInputUsage(usage: InputUsage): string {
   if (usage.kind === 'whole') return 'the whole input';
+  if (usage.kind === 'compared') return `. (compared with ${usage.constants.join(', ')})`;
   const parts: string[] = [];
   const walk = (node: PartOfObject, prefix: string): void => {
     if (node.keys) parts.push(`keys(${prefix || '.'})`);
     for (const [key, child] of node.members) {
       const path = prefix ? `${prefix}.${key}` : key;
       if (child.kind === 'whole') parts.push(path);
+      else if (child.kind === 'compared') parts.push(`${path} (compared with ${child.constants.join(', ')})`);
       else walk(child, path);
     }
   };
@@ -303,6 +455,8 @@ export function describeInputUsage(usage: InputUsage): string {
  */
 export interface CompactPlan {
   readonly whole: boolean;
+  /** Set when the value is only compared with these literals: a number is written as its representative. */
+  readonly compared?: readonly number[];
   readonly keys: boolean;
   readonly members: ReadonlyArray<{ readonly key: string; readonly quoted: string; readonly plan: CompactPlan }>;
   readonly byKey: ReadonlyMap<string, CompactPlan>;
@@ -310,6 +464,7 @@ export interface CompactPlan {
 
 export function compactPlan(usage: InputUsage): CompactPlan {
   if (usage.kind === 'whole') return { whole: true, keys: false, members: [], byKey: new Map() };
+  if (usage.kind === 'compared') return { whole: true, compared: usage.constants, keys: false, members: [], byKey: new Map() };
   const members = [...usage.members].map(([key, child]) => ({ key, quoted: JSON.stringify(key), plan: compactPlan(child) }));
   return { whole: false, keys: usage.keys, members, byKey: new Map(members.map((m) => [m.key, m.plan])) };
 }
@@ -323,31 +478,47 @@ export function compactPlan(usage: InputUsage): CompactPlan {
  * would (a BigInt).
  */
 export function compactJson(value: unknown, plan: CompactPlan): string | undefined {
+  if (plan.compared !== undefined && typeof value === 'number') return JSON.stringify(representative(value, plan.compared));
   if (plan.whole || !isObject(value)) return JSON.stringify(value);
-  let out = '{';
-  let first = true;
-  const add = (quoted: string, json: string | undefined): void => {
-    if (json === undefined) return;
-    out += first ? `${quoted}:${json}` : `,${quoted}:${json}`;
-    first = false;
-  };
+  let out = '';
   if (plan.keys) {
     for (const key of Object.keys(value)) {
       const child = plan.byKey.get(key);
+      let json: string | undefined;
       if (child !== undefined) {
         const member = value[key];
-        if (member !== undefined) add(JSON.stringify(key), compactJson(member, child));
-        continue;
+        if (member === undefined) continue;
+        json = compactJson(member, child);
+        if (json === undefined) continue;
+      } else {
+        // Only the key is observed: its value is never read (nor computed).
+        const descriptor = Object.getOwnPropertyDescriptor(value, key);
+        if (descriptor === undefined || (descriptor.get === undefined && descriptor.value === undefined)) continue;
+        json = 'null';
       }
-      // Only the key is observed: its value is never read (nor computed).
-      const descriptor = Object.getOwnPropertyDescriptor(value, key);
-      if (descriptor !== undefined && (descriptor.get !== undefined || descriptor.value !== undefined)) add(JSON.stringify(key), 'null');
+      out += (out.length === 0 ? '{' : ',') + quotedKey(key) + ':' + json;
     }
   } else {
-    for (const { key, quoted, plan: child } of plan.members) {
-      const member = value[key];
-      if (member !== undefined) add(quoted, compactJson(member, child));
+    for (const member of plan.members) {
+      const field = value[member.key];
+      if (field === undefined) continue;
+      const json = compactJson(field, member.plan);
+      if (json === undefined) continue;
+      out += (out.length === 0 ? '{' : ',') + member.quoted + ':' + json;
     }
   }
-  return `${out}}`;
+  return out.length === 0 ? '{}' : out + '}';
+}
+
+/** JSON-quoted object keys; the proxy's inputs use few distinct ones, so quoting is remembered (boundedly). */
+const QUOTED_KEYS = new Map<string, string>();
+const QUOTED_KEYS_MAX = 1024;
+
+function quotedKey(key: string): string {
+  let quoted = QUOTED_KEYS.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (QUOTED_KEYS.size < QUOTED_KEYS_MAX && key.length <= 64) QUOTED_KEYS.set(key, quoted);
+  }
+  return quoted;
 }
