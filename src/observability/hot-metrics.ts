@@ -106,6 +106,21 @@ export class HotCounter<T extends string = string> extends HotMetric<T, CounterS
     this.seriesOf(labels).value += value;
   }
 
+  /**
+   * A fixed label set bound once: `inc` on it skips the label lookup. The
+   * series is created on the first `inc`, so an unused child adds nothing to
+   * the exposition.
+   */
+  child(labels: Labels<T>): { inc(value?: number): void } {
+    let series: CounterSeries<T> | undefined;
+    return {
+      inc: (value = 1) => {
+        if (!(value >= 0) || !Number.isFinite(value)) throw new TypeError(`${this.name}: a counter takes finite non-negative increments`);
+        (series ??= this.seriesOf(labels)).value += value;
+      },
+    };
+  }
+
   get(): Promise<Snapshot> {
     const values: Sample[] = [];
     for (const s of this.series.values()) values.push({ labels: s.labels, value: s.value });

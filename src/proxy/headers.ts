@@ -57,7 +57,9 @@ export interface ForwardingContext {
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardingContext): Record<string, string | string[]> {
   const drop = connectionTokens(incoming.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(incoming)) {
+  // Object.keys rather than entries: one array per request, not one per header.
+  for (const name of Object.keys(incoming)) {
+    const value = incoming[name];
     if (value === undefined || HOP_BY_HOP.has(name) || SET_BY_PROXY.has(name) || drop.has(name)) continue;
     out[name] = value;
   }
@@ -74,7 +76,8 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: Forwa
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>, requestId: string): OutgoingHttpHeaders {
   const drop = connectionTokens(upstream['connection']);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name of Object.keys(upstream)) {
+    const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name)) continue;
     out[name] = value;
   }
@@ -82,20 +85,15 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
   return out;
 }
 
-/** Lower-case header map for policy input: repeated headers joined with ", " (set-cookie with "; " is not a request header). */
-export function policyHeaders(incoming: IncomingHttpHeaders): Record<string, string> {
+/**
+ * Lower-case header map for policy input, from a request's or undici's
+ * response headers: repeated headers joined with ", " (set-cookie with "; "
+ * is not a request header).
+ */
+export function policyHeaders(incoming: Readonly<Record<string, string | string[] | undefined>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
-}
-
-/** Same as `policyHeaders`, for a response header object from undici. */
-export function policyResponseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name of Object.keys(incoming)) {
+    const value = incoming[name];
     if (value === undefined) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
@@ -105,6 +103,7 @@ export function policyResponseHeaders(headers: Record<string, string | string[] 
 /** True for application/json and any application/*+json media type. */
 export function isJsonMediaType(contentType: string | string[] | undefined): boolean {
   if (typeof contentType !== 'string') return false;
+  if (contentType === 'application/json') return true;
   const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }

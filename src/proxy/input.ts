@@ -7,7 +7,7 @@ import type { TLSSocket } from 'node:tls';
 import type { PiiFinding } from '../policy/builtins/pii.js';
 import type { Peer, RequestInput, ResponseInput } from '../policy/input.js';
 import { peerAttestationOf } from './client-attestation.js';
-import { policyHeaders, policyResponseHeaders } from './headers.js';
+import { policyHeaders } from './headers.js';
 import type { CallerIdentity } from './identity.js';
 
 function decodeSegment(segment: string): string {
@@ -134,7 +134,7 @@ export function buildResponseInput(request: RequestInput, status: number, header
     },
     status,
     get headers() {
-      return (copy ??= policyResponseHeaders(headers));
+      return (copy ??= policyHeaders(headers));
     },
   };
   // Assigned one by one rather than spread: this runs for every response and every stream event.

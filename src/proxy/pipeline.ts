@@ -140,6 +140,16 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   const totalDuration = metrics.duration.child({ phase: 'total' });
   const policyDuration = metrics.duration.child({ phase: 'policy' });
   const upstreamDuration = metrics.duration.child({ phase: 'upstream' });
+  // Likewise the counters every request touches, by entrypoint and outcome.
+  const evaluations = (entrypoint: 'request' | 'response'): Record<'allow' | 'deny' | 'failure', { inc(): void }> => ({
+    allow: metrics.policyEvaluations.child({ entrypoint, outcome: 'allow' }),
+    deny: metrics.policyEvaluations.child({ entrypoint, outcome: 'deny' }),
+    failure: metrics.policyEvaluations.child({ entrypoint, outcome: 'failure' }),
+  });
+  const requestEvaluations = evaluations('request');
+  const responseEvaluations = evaluations('response');
+  const outcomeOf = (decision: Decision): 'allow' | 'deny' | 'failure' => (decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny');
+  const allowedRequests = metrics.requests.child({ decision: 'allow', code: 'ok' });
   const rateLimiter = deps.rateLimiter ?? new RateLimiter({ metrics });
 
   // Findings are counted by type (a bounded set of detector names), never by value.
@@ -236,7 +246,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     const decision = policy.evaluateRequest(ex.input);
     ex.policyMs += performance.now() - t0;
     ex.requestDecision = decision;
-    metrics.policyEvaluations.inc({ entrypoint: 'request', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
+    requestEvaluations[outcomeOf(decision)].inc();
     if (!decision.allow) {
       ex.reasons = decision.reasons;
       const { error, status } = decisionError(decision, 'EG_POLICY_DENIED');
@@ -294,7 +304,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       const t0 = performance.now();
       const decision = policy.evaluateResponse(input);
       ex.policyMs += performance.now() - t0;
-      metrics.policyEvaluations.inc({ entrypoint: 'response', outcome: decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny' });
+      responseEvaluations[outcomeOf(decision)].inc();
       return decision;
     };
     const refuse = (decision: Decision): never => {
@@ -382,7 +392,8 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   // log line per request, with the path but never the query or a body.
   const account = (ex: Exchange): void => {
     const totalMs = performance.now() - ex.startedAt;
-    metrics.requests.inc({ decision: ex.decision, code: ex.code });
+    if (ex.decision === 'allow' && ex.code === 'ok') allowedRequests.inc();
+    else metrics.requests.inc({ decision: ex.decision, code: ex.code });
     totalDuration.observe(totalMs / 1000);
     policyDuration.observe(ex.policyMs / 1000);
     if (ex.upstreamMs !== undefined) upstreamDuration.observe(ex.upstreamMs / 1000);
