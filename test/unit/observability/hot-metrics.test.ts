@@ -35,8 +35,17 @@ describe('hot metrics', () => {
     await fc.assert(
       fc.asyncProperty(updates, async (list) => {
         const { ours, theirs, hc, hh, pc, ph } = pair();
-        for (const u of list) {
-          hc.inc({ l: u.label, o: u.other });
+        // Half the updates through a bound child, as the pipeline makes them.
+        const children = new Map<string, { inc(value?: number): void }>();
+        const bound = (l: string, o: string): { inc(value?: number): void } => {
+          const key = `${l}\u0000${o}`;
+          let child = children.get(key);
+          if (child === undefined) children.set(key, (child = hc.child({ l, o })));
+          return child;
+        };
+        for (const [i, u] of list.entries()) {
+          if (i % 2 === 0) hc.inc({ l: u.label, o: u.other });
+          else bound(u.label, u.other).inc();
           pc.inc({ l: u.label, o: u.other });
           hh.observe({ l: u.label }, u.value);
           ph.observe({ l: u.label }, u.value);
@@ -64,10 +73,20 @@ describe('hot metrics', () => {
     expect(await ours.metrics()).toContain('t_total{l="a",o="x"} 7');
   });
 
+  it('add nothing to the exposition for a bound child never incremented', async () => {
+    const { ours, hc } = pair();
+    hc.child({ l: 'unused', o: 'x' });
+    hc.child({ l: 'used', o: 'x' }).inc(2);
+    const text = await ours.metrics();
+    expect(text).toContain('t_total{l="used",o="x"} 2');
+    expect(text).not.toContain('unused');
+  });
+
   it('refuse what prom-client refuses: unknown labels, negative increments, non-finite values', () => {
     const { hc, hh } = pair();
     expect(() => hc.inc({ l: 'a', nope: 'x' } as never)).toThrow(/unknown label nope/);
     expect(() => hc.inc({ l: 'a' }, -1)).toThrow(/non-negative/);
+    expect(() => hc.child({ l: 'a' }).inc(-1)).toThrow(/non-negative/);
     expect(() => hh.observe({ l: 'a' }, Number.NaN)).toThrow(/finite/);
   });
 });
