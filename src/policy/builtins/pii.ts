@@ -128,6 +128,10 @@ function pointerOf(node: Pending): string {
  */
 export function scanText(text: string, detectors: readonly PiiDetector[], run: (detector: PiiDetector, digits: DigitRuns) => boolean): boolean {
   const digits = findDigitRuns(text);
+  // Of the default detectors only the e-mail one is ungated, and it needs an
+  // "@": text with neither a digit nor an "@" (most keys and short values)
+  // cannot match any of them, so none is called.
+  if (digits.count === 0 && detectors === PII_DETECTORS && text.indexOf('@') === -1) return true;
   let gates = -1;
   for (const detector of detectors) {
     if (detector.gate !== undefined) {
@@ -151,6 +155,8 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
   let node: Pending | undefined;
   let path: string | undefined;
   let keySpans: Array<{ type: PiiType; start: number; end: number }> | undefined;
+  // Reused for every key: most keys hold nothing, and then nothing is allocated for them.
+  const spans: Array<{ type: PiiType; start: number; end: number }> = [];
   let more = true;
   const report: ReportSpan = (start, end) => {
     if (keySpans !== undefined) {
@@ -193,7 +199,7 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
         const keys = Object.keys(leaf);
         for (let i = keys.length - 1; i >= 0; i--) {
           const key = keys[i]!;
-          const spans: Array<{ type: PiiType; start: number; end: number }> = [];
+          spans.length = 0;
           keySpans = spans;
           scanString(key);
           keySpans = undefined;

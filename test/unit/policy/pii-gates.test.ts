@@ -130,6 +130,31 @@ describe('digit runs', () => {
   });
 });
 
+describe('the no-digit, no-"@" shortcut', () => {
+  it('rests on the e-mail detector being the only ungated default detector, and needing an "@"', () => {
+    expect(PII_DETECTORS.filter((d) => d.gate === undefined).map((d) => d.type)).toEqual(['email']);
+    const email = PII_DETECTORS.find((d) => d.type === 'email')!;
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }).map((t) => t.replaceAll('@', '')), (text) => {
+        let reported = false;
+        email.scan(text, () => (reported = true));
+        expect(reported).toBe(false);
+      }),
+      { numRuns: 500, seed: Number(process.env['FC_SEED'] ?? 0xa7) },
+    );
+  });
+
+  it('gives the plain path\'s findings on text without digits, with and without "@"', () => {
+    const letters = fc.stringMatching(/^[A-Za-z .,:;@_+\-()\u00e9\uff20\uff10-\uff19]{0,60}$/);
+    fc.assert(
+      fc.property(fc.dictionary(letters, letters, { maxKeys: 4 }), (value) => {
+        expect(sorted(scanPii(value))).toEqual(sorted(plainScan(value)));
+      }),
+      { numRuns: 500, seed: Number(process.env['FC_SEED'] ?? 0xa8) },
+    );
+  });
+});
+
 describe('the gates in linear time', () => {
   const MiB = 1 << 20;
   it.each([
