@@ -36,6 +36,12 @@ export interface PartOfObject {
   readonly kind: 'part';
   /** True when the key set is observed (`object.keys`): every key is kept. */
   readonly keys: boolean;
+  /**
+   * Keys whose presence alone is tested (`"body" in object.keys(input)`),
+   * when the key set is not otherwise observed: those keys are kept (their
+   * values null), the others need not be.
+   */
+  readonly present?: readonly string[];
   readonly members: ReadonlyMap<string, InputUsage>;
 }
 
@@ -87,9 +93,11 @@ interface Node {
   members: Map<string, Node>;
   /** Number literals the value is compared with, where every reference to it is such a comparison. */
   compared?: Set<number>;
+  /** Keys tested for presence only (`"k" in object.keys(ref)`). */
+  present: Set<string>;
 }
 
-const newNode = (): Node => ({ whole: false, keys: false, members: new Map() });
+const newNode = (): Node => ({ whole: false, keys: false, members: new Map(), present: new Set() });
 
 type Token =
   | { readonly kind: 'ident'; readonly text: string; readonly at: number }
@@ -313,9 +321,17 @@ function scanModule(source: string, root: Node): boolean {
     }
     // object.keys(<ref>) observes the key set only.
     const keysOnly = isPunct(tokens[i - 1], '(') && isIdent(tokens[i - 2], 'keys') && isPunct(tokens[i - 3], '.') && isIdent(tokens[i - 4], 'object') && isPunct(tokens[j], ')');
+    // `"k" in object.keys(<ref>)`, and nothing around it that could take the
+    // key set or the answer into something larger: the presence of k only.
+    const tested = tokens[i - 6];
+    const presenceOf =
+      keysOnly && isIdent(tokens[i - 5], 'in') && tested?.kind === 'string' && !tested.text.startsWith('\u0000') && !bindsBefore(tokens, i - 6) && !continues(tokens[j + 1])
+        ? tested.text
+        : undefined;
     const node = nodeAt(root, path);
     const constant = keysOnly || cut || path.length === 0 ? undefined : comparedConstant(tokens, i, j);
-    if (keysOnly) node.keys = true;
+    if (presenceOf !== undefined) node.present.add(presenceOf);
+    else if (keysOnly) node.keys = true;
     else if (constant !== undefined) (node.compared ??= new Set()).add(constant);
     else node.whole = true;
     i = j - 1;
@@ -327,12 +343,13 @@ function freeze(node: Node): InputUsage {
   if (node.whole) return WHOLE;
   if (node.compared !== undefined) {
     // Compared somewhere and looked into elsewhere: not a plain number to the rules.
-    if (node.keys || node.members.size > 0) return WHOLE;
+    if (node.keys || node.members.size > 0 || node.present.size > 0) return WHOLE;
     return Object.freeze({ kind: 'compared', constants: Object.freeze([...node.compared].sort((a, b) => a - b)) });
   }
   const members = new Map<string, InputUsage>();
   for (const [key, child] of node.members) members.set(key, freeze(child));
-  return Object.freeze({ kind: 'part', keys: node.keys, members });
+  const present = node.keys || node.present.size === 0 ? undefined : Object.freeze([...node.present].sort());
+  return Object.freeze({ kind: 'part', keys: node.keys, ...(present === undefined ? {} : { present }), members });
 }
 
 /**
@@ -364,7 +381,7 @@ export function deterministicSources(sources: readonly string[]): boolean {
 /** JSON form of an InputUsage, as stored in the bundle manifest: "whole", or {keys, members}. */
 export type InputUsageJson =
   | 'whole'
-  | { readonly keys: boolean; readonly members: Readonly<Record<string, InputUsageJson>> }
+  | { readonly keys: boolean; readonly present?: readonly string[]; readonly members: Readonly<Record<string, InputUsageJson>> }
   | { readonly compared: readonly number[] };
 
 export function inputUsageToJson(usage: InputUsage): InputUsageJson {
@@ -373,7 +390,7 @@ export function inputUsageToJson(usage: InputUsage): InputUsageJson {
   const members: Record<string, InputUsageJson> = {};
   // Sorted, so the manifest (and the bundle digest) does not depend on source order.
   for (const key of [...usage.members.keys()].sort()) members[key] = inputUsageToJson(usage.members.get(key)!);
-  return { keys: usage.keys, members };
+  return { keys: usage.keys, ...(usage.present === undefined ? {} : { present: [...usage.present] }), members };
 }
 
 /** Reads the manifest form back; throws a TypeError naming what is wrong. */
@@ -393,7 +410,11 @@ export function inputUsageFromJson(json: unknown, where = 'input_usage'): InputU
   }
   const members = new Map<string, InputUsage>();
   for (const [key, child] of Object.entries(json['members'])) members.set(key, inputUsageFromJson(child, `${where}.${key}`));
-  return Object.freeze({ kind: 'part', keys: json['keys'], members });
+  const present = json['present'];
+  if (present !== undefined && (!Array.isArray(present) || !present.every((k) => typeof k === 'string'))) {
+    throw new TypeError(`${where}.present must be a list of key names`);
+  }
+  return Object.freeze({ kind: 'part', keys: json['keys'], ...(present === undefined ? {} : { present: Object.freeze([...(present as string[])]) }), members });
 }
 
 /** True when `value` is a plain JSON object (not an array, not null). */
@@ -423,6 +444,9 @@ export function projectInput(value: unknown, usage: InputUsage): unknown {
     const member = value[key];
     if (member !== undefined) out[key] = projectInput(member, child);
   }
+  for (const key of usage.present ?? []) {
+    if (!usage.members.has(key) && Object.prototype.propertyIsEnumerable.call(value, key) && value[key] !== undefined) out[key] = null;
+  }
   return out;
 }
 
@@ -438,6 +462,7 @@ export function describeInputUsage(usage: InputUsage): string {
   const parts: string[] = [];
   const walk = (node: PartOfObject, prefix: string): void => {
     if (node.keys) parts.push(`keys(${prefix || '.'})`);
+    for (const key of node.present ?? []) parts.push(`has(${prefix ? `${prefix}.` : ''}${key})`);
     for (const [key, child] of node.members) {
       const path = prefix ? `${prefix}.${key}` : key;
       if (child.kind === 'whole') parts.push(path);
@@ -459,6 +484,8 @@ export interface CompactPlan {
   readonly compared?: readonly number[];
   readonly keys: boolean;
   readonly members: ReadonlyArray<{ readonly key: string; readonly quoted: string; readonly plan: CompactPlan }>;
+  /** Keys written as null when present, because only their presence is tested (and no member reads them). */
+  readonly present?: ReadonlyArray<{ readonly key: string; readonly quoted: string }>;
   readonly byKey: ReadonlyMap<string, CompactPlan>;
 }
 
@@ -466,7 +493,8 @@ export function compactPlan(usage: InputUsage): CompactPlan {
   if (usage.kind === 'whole') return { whole: true, keys: false, members: [], byKey: new Map() };
   if (usage.kind === 'compared') return { whole: true, compared: usage.constants, keys: false, members: [], byKey: new Map() };
   const members = [...usage.members].map(([key, child]) => ({ key, quoted: JSON.stringify(key), plan: compactPlan(child) }));
-  return { whole: false, keys: usage.keys, members, byKey: new Map(members.map((m) => [m.key, m.plan])) };
+  const present = (usage.present ?? []).filter((key) => !usage.members.has(key)).map((key) => ({ key, quoted: JSON.stringify(key) }));
+  return { whole: false, keys: usage.keys, members, ...(present.length === 0 ? {} : { present }), byKey: new Map(members.map((m) => [m.key, m.plan])) };
 }
 
 /**
@@ -492,8 +520,7 @@ export function compactJson(value: unknown, plan: CompactPlan): string | undefin
         if (json === undefined) continue;
       } else {
         // Only the key is observed: its value is never read (nor computed).
-        const descriptor = Object.getOwnPropertyDescriptor(value, key);
-        if (descriptor === undefined || (descriptor.get === undefined && descriptor.value === undefined)) continue;
+        if (!presentKey(value, key)) continue;
         json = 'null';
       }
       out += (out.length === 0 ? '{' : ',') + quotedKey(key) + ':' + json;
@@ -506,8 +533,19 @@ export function compactJson(value: unknown, plan: CompactPlan): string | undefin
       if (json === undefined) continue;
       out += (out.length === 0 ? '{' : ',') + member.quoted + ':' + json;
     }
+    if (plan.present !== undefined) {
+      for (const { key, quoted } of plan.present) {
+        if (presentKey(value, key)) out += (out.length === 0 ? '{' : ',') + quoted + ':null';
+      }
+    }
   }
   return out.length === 0 ? '{}' : out + '}';
+}
+
+/** True when `key` is an own property JSON.stringify would write, found without running a getter. */
+function presentKey(value: Record<string, unknown>, key: string): boolean {
+  const descriptor = Object.getOwnPropertyDescriptor(value, key);
+  return descriptor !== undefined && descriptor.enumerable === true && (descriptor.get !== undefined || descriptor.value !== undefined);
 }
 
 /** JSON-quoted object keys; the proxy's inputs use few distinct ones, so quoting is remembered (boundedly). */

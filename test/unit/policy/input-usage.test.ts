@@ -37,7 +37,8 @@ const usageOf = (...sources: string[]): string => describeInputUsage(analyseInpu
 describe('scanner', () => {
   it('marks each constant reference, and object.keys as the key set only', () => {
     expect(usageOf('package p\nallow if { input.method == "GET"; input.headers["content-type"] == "x" }')).toBe('method, headers.content-type');
-    expect(usageOf('package p\nhas_body if "body" in object.keys(input)')).toBe('keys(.)');
+    expect(usageOf('package p\nhas_body if "body" in object.keys(input)')).toBe('has(body)');
+    expect(usageOf('package p\nx := count(object.keys(input))')).toBe('keys(.)');
     expect(usageOf('package p\nn := count(object.keys(input.headers))')).toBe('keys(headers)');
   });
 
@@ -65,6 +66,14 @@ describe('scanner', () => {
   it('takes the union over modules, and keeps a subtree whole once anything reads it whole', () => {
     expect(usageOf('package a\nx := input.peer.tls.protocol', 'package b\ny := input.peer')).toBe('peer');
     expect(usageOf('package a\nx := input.peer.tls.protocol', 'package b\ny := input.peer.address')).toBe('peer.tls.protocol, peer.address');
+  });
+
+  it('records a key tested for presence alone, and widens to the key set on anything more', () => {
+    expect(usageOf('package p\na if "body" in object.keys(input)\nb if not "pii" in object.keys(input.x)')).toBe('has(body), has(x.pii)');
+    expect(usageOf('package p\na if "body" in object.keys(input) == y')).toBe('keys(.)');
+    expect(usageOf('package p\na if y | "body" in object.keys(input)')).toBe('keys(.)');
+    expect(usageOf('package p\na if k in object.keys(input)')).toBe('keys(.)');
+    expect(usageOf('package p\na if "body" in object.keys(input)\nb := object.keys(input)')).toBe('keys(.)');
   });
 
   it('records a value only ever compared with number literals, and the literals', () => {
@@ -147,6 +156,7 @@ describe('projection and manifest form', () => {
       analyseInputUsage(['package p\nx := input.a.b\ny := object.keys(input.a)\nz := input.c']),
       analyseInputUsage(['package p\nx := object.keys(input)\ny := input["we\\"ird"]']),
       analyseInputUsage(['package p\nk := object.keys(input)\nx if input.a > 3\ny if input.c == 0\nz if -2 <= input.z']),
+      analyseInputUsage(['package p\nb if "body" in object.keys(input)\nz if "z" in object.keys(input)\nx := input.z.q\nm := input.method']),
     ];
     fc.assert(
       fc.property(fc.dictionary(fc.constantFrom('method', 'body', 'headers', 'a', 'c', 'we"ird', 'z'), fc.jsonValue({ maxDepth: 3 })), fc.nat(usages.length - 1), (value, u) => {
@@ -167,6 +177,8 @@ describe('projection and manifest form', () => {
       },
     };
     expect(compactJson(input, compactPlan(usage))).toBe('{"method":"GET","parsed_query":null}');
+    const presence = analyseInputUsage(['package p\nq if "parsed_query" in object.keys(input)\nm := input.method']);
+    expect(compactJson(input, compactPlan(presence))).toBe('{"method":"GET","parsed_query":null}');
     expect(ran).toBe(0);
   });
 
@@ -175,6 +187,10 @@ describe('projection and manifest form', () => {
     expect(inputUsageToJson(inputUsageFromJson(JSON.parse(JSON.stringify(json))))).toEqual(json);
     expect(() => inputUsageFromJson({ keys: 'yes', members: {} })).toThrow(/must be "whole"/);
     expect(() => inputUsageFromJson({ keys: false, members: { a: 3 } })).toThrow(/input_usage\.a/);
+    const presence = inputUsageToJson(analyseInputUsage(['package p\nb if "body" in object.keys(input)\nm := input.method']));
+    expect(presence).toEqual({ keys: false, present: ['body'], members: { method: 'whole' } });
+    expect(inputUsageToJson(inputUsageFromJson(JSON.parse(JSON.stringify(presence))))).toEqual(presence);
+    expect(() => inputUsageFromJson({ keys: false, present: 'body', members: {} })).toThrow(/present must be/);
     const compared = inputUsageToJson(analyseInputUsage(['package p\nx if input.n > 0\ny if input.n < 100']));
     expect(compared).toEqual({ keys: false, members: { n: { compared: [0, 100] } } });
     expect(inputUsageToJson(inputUsageFromJson(JSON.parse(JSON.stringify(compared))))).toEqual(compared);
