@@ -500,9 +500,8 @@ export function compactPlan(usage: InputUsage): CompactPlan {
 /**
  * `JSON.stringify(projectInput(value, usage))`, written directly: no
  * projected copy is built, and a member nobody reads is never read either, so
- * a lazy getter on the input (src/proxy/input.ts) is not run for it. A key
- * whose value is a getter counts as present (the proxy's getters never return
- * undefined). Returns undefined where JSON.stringify would; throws where it
+ * a getter on the input is not run for it. A key whose value is a getter
+ * counts as present. Returns undefined where JSON.stringify would; throws where it
  * would (a BigInt).
  */
 export function compactJson(value: unknown, plan: CompactPlan): string | undefined {

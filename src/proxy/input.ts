@@ -67,12 +67,10 @@ function peerOf(socket: TLSSocket): Peer {
  * Builds the request decision input. `body` is the parsed JSON body, when the
  * request had one, with the PII findings the proxy's scan made of it.
  *
- * The members that cost work to build (the parsed path and query, the header
- * copy) are own, enumerable getters that compute on first read and keep the
- * result: the engine hands the policy only the members its Rego reads
- * (src/policy/input-usage.ts), so a policy that never looks at the query
- * never pays to parse it, while `JSON.stringify`, `Object.keys` and every
- * other reader see an ordinary object.
+ * Built whole, as a plain data object: making the parsed path, query and
+ * header copy lazy getters cost more (an object literal with accessors is
+ * built through the runtime, about 1.6 us) than computing them (0.6 us for a
+ * chat request, the request guard bounding the target's length).
  */
 export function buildRequestInput(
   req: IncomingMessage,
@@ -81,32 +79,24 @@ export function buildRequestInput(
   bodySize: number,
   caller?: CallerIdentity,
 ): RequestInput {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  let target: ReturnType<typeof splitTarget> | undefined;
-  const parsed = (): ReturnType<typeof splitTarget> => (target ??= splitTarget(url));
-  let headers: Record<string, string> | undefined;
-  return {
+  const target = splitTarget(req.url ?? '/');
+  const input: { -readonly [K in keyof RequestInput]: RequestInput[K] } = {
     request_id: requestId,
     method: req.method ?? 'GET',
-    path: q === -1 ? url : url.slice(0, q),
-    get parsed_path() {
-      return parsed().parsedPath;
-    },
-    query: q === -1 ? '' : url.slice(q + 1),
-    get parsed_query() {
-      return parsed().parsedQuery;
-    },
-    get headers() {
-      return (headers ??= policyHeaders(req.headers));
-    },
-    ...(body === undefined ? {} : { body: body.value }),
-    ...(body?.pii === undefined ? {} : { pii: body.pii }),
+    path: target.path,
+    parsed_path: target.parsedPath,
+    query: target.query,
+    parsed_query: target.parsedQuery,
+    headers: policyHeaders(req.headers),
     body_size: bodySize,
-    // The caller's identity (identity.ts) joins the connection's facts here,
-    // not by copying the finished input, which would run every lazy getter.
+    // The caller's identity (identity.ts) joins the connection's facts here.
     peer: hasIdentity(caller) ? { ...peerOf(req.socket as TLSSocket), ...caller } : peerOf(req.socket as TLSSocket),
   };
+  if (body !== undefined) {
+    input.body = body.value;
+    if (body.pii !== undefined) input.pii = body.pii;
+  }
+  return input;
 }
 
 function hasIdentity(caller: CallerIdentity | undefined): caller is CallerIdentity {
@@ -116,26 +106,12 @@ function hasIdentity(caller: CallerIdentity | undefined): caller is CallerIdenti
 /** What a response decision is about besides status and headers. */
 export type ResponseFacts = Pick<ResponseInput, 'body_format' | 'body' | 'pii' | 'event'>;
 
-/**
- * Builds the response decision input; the header copy is made on first read,
- * as for requests (so build a fresh input rather than spreading one: a spread
- * reads every getter).
- */
+/** Builds the response decision input, as plainly as the request's. */
 export function buildResponseInput(request: RequestInput, status: number, headers: Record<string, string | string[] | undefined>, facts: ResponseFacts): ResponseInput {
-  let copy: Record<string, string> | undefined;
   const input: { -readonly [K in keyof ResponseInput]: ResponseInput[K] } = {
-    request: {
-      method: request.method,
-      path: request.path,
-      get parsed_path() {
-        return request.parsed_path;
-      },
-      request_id: request.request_id,
-    },
+    request: { method: request.method, path: request.path, parsed_path: request.parsed_path, request_id: request.request_id },
     status,
-    get headers() {
-      return (copy ??= policyHeaders(headers));
-    },
+    headers: policyHeaders(headers),
   };
   // Assigned one by one rather than spread: this runs for every response and every stream event.
   if (facts.body_format !== undefined) input.body_format = facts.body_format;
