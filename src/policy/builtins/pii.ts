@@ -90,11 +90,12 @@ interface Pending {
   readonly value: unknown;
   readonly parent: Pending | undefined;
   /** Unescaped reference token (object key or array index) within `parent`. */
-  readonly token: string;
+  readonly token: string | number;
 }
 
 /** RFC 6901 escaping of one reference token. */
-function escapeToken(token: string): string {
+function escapeToken(token: string | number): string {
+  if (typeof token === 'number') return String(token);
   return token.includes('~') || token.includes('/') ? token.replaceAll('~', '~0').replaceAll('/', '~1') : token;
 }
 
@@ -128,9 +129,7 @@ function pointerOf(node: Pending): string {
  */
 export function scanText(text: string, detectors: readonly PiiDetector[], run: (detector: PiiDetector, digits: DigitRuns) => boolean): boolean {
   const digits = findDigitRuns(text);
-  // Of the default detectors only the e-mail one is ungated, and it needs an
-  // "@": text with neither a digit nor an "@" (most keys and short values)
-  // cannot match any of them, so none is called.
+  // Text the default detectors cannot match (see mayMatch) calls none of them.
   if (digits.count === 0 && detectors === PII_DETECTORS && text.indexOf('@') === -1) return true;
   let gates = -1;
   for (const detector of detectors) {
@@ -141,6 +140,19 @@ export function scanText(text: string, detectors: readonly PiiDetector[], run: (
     if (!run(detector, digits)) return false;
   }
   return true;
+}
+
+/** A digit or an "@". */
+const DIGIT_OR_AT = /[0-9@]/;
+
+/**
+ * False when no default detector can report anything in `text`: of them only
+ * the e-mail one is ungated, and it needs an "@"; every other one is closed
+ * by its gate (gates.ts) when the text has no ASCII digit. Most keys and
+ * short values are such text, and are then not visited at all.
+ */
+function mayMatch(text: string, detectors: readonly PiiDetector[]): boolean {
+  return detectors !== PII_DETECTORS || DIGIT_OR_AT.test(text);
 }
 
 export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[] {
@@ -182,6 +194,8 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
   // An explicit stack, not recursion: a body nested a million levels deep must
   // not overflow the call stack. Children are pushed in reverse so that they
   // pop in document order.
+  // Only strings that may match and containers are worth a stack entry.
+  const visits = (item: unknown): boolean => (typeof item === 'string' ? mayMatch(item, detectors) : typeof item === 'object' && item !== null);
   const stack: Pending[] = [{ value, parent: undefined, token: '' }];
   while (stack.length > 0) {
     const current = stack.pop()!;
@@ -194,16 +208,23 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
       if (seen.has(leaf)) continue;
       seen.add(leaf);
       if (Array.isArray(leaf)) {
-        for (let i = leaf.length - 1; i >= 0; i--) stack.push({ value: leaf[i], parent: current, token: String(i) });
+        for (let i = leaf.length - 1; i >= 0; i--) {
+          const item: unknown = leaf[i];
+          if (visits(item)) stack.push({ value: item, parent: current, token: i });
+        }
       } else {
         const keys = Object.keys(leaf);
         for (let i = keys.length - 1; i >= 0; i--) {
           const key = keys[i]!;
           spans.length = 0;
-          keySpans = spans;
-          scanString(key);
-          keySpans = undefined;
-          const child: Pending = { value: (leaf as Record<string, unknown>)[key], parent: current, token: spans.length > 0 ? REDACTED_KEY_TOKEN : key };
+          if (mayMatch(key, detectors)) {
+            keySpans = spans;
+            scanString(key);
+            keySpans = undefined;
+          }
+          const member: unknown = (leaf as Record<string, unknown>)[key];
+          if (spans.length === 0 && !visits(member)) continue;
+          const child: Pending = { value: member, parent: current, token: spans.length > 0 ? REDACTED_KEY_TOKEN : key };
           if (spans.length > 0) {
             const keyPath = pointerOf(child);
             for (const span of spans) {
