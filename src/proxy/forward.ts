@@ -51,16 +51,6 @@ const UNAVAILABLE = new Set([
 ]);
 const TIMEOUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
-/**
- * Drops an upstream body the client will not get. Destroying an undici body
- * that is still arriving emits an AbortError; with no listener that is an
- * uncaught exception, which would stop the whole proxy.
- */
-export function discardBody(body: NodeJS.ReadableStream & { destroy(): void }): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
 /** Maps an undici/socket failure to EG_UPSTREAM_UNAVAILABLE (502) or EG_UPSTREAM_TIMEOUT (504). */
 export function upstreamError(cause: unknown): EnclaveGateError {
   if (cause instanceof EnclaveGateError) return cause;

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { pipeline as pipe } from 'node:stream/promises';
-import type { Dispatcher } from 'undici';
+import { errors, type Dispatcher } from 'undici';
 import { EnclaveGateError, describeThrown, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -19,7 +19,7 @@ import { parseJsonBody, readBody } from './body.js';
 import { acceptedRequestId, clientResponseHeaders, isJsonMediaType, upstreamRequestHeaders } from './headers.js';
 import { buildRequestInput, buildResponseInput, type ResponseFacts } from './input.js';
 import { sendProblem, toProblem } from './respond.js';
-import { discardBody, upstreamError } from './forward.js';
+import { abortUpstreamOf, callUpstream, type AbortsUpstream, type UpstreamAnswer, type UpstreamBody } from './upstream-call.js';
 import { scanPii } from '../policy/builtins/pii.js';
 import { redactJson, RedactionError } from './redact.js';
 import { protocolFromPath } from './stream/adapters.js';
@@ -84,6 +84,8 @@ interface Exchange {
   quota?: Quota;
   /** The request decision, for the decision log. */
   requestDecision?: Decision;
+  /** The model server's answer body, once its headers are in. */
+  upstreamBody?: UpstreamBody;
   policyMs: number;
   upstreamMs?: number;
   decision: 'allow' | 'deny' | 'error';
@@ -266,7 +268,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
 
   // Stage 5 — forward. Buffered bodies go out byte for byte; other bodies
   // stream with backpressure. A client that goes away aborts the upstream call.
-  const forward = async (ex: Exchange, decision: Decision, signal: ClientSignal): Promise<Dispatcher.ResponseData> => {
+  const forward = async (ex: Exchange, decision: Decision, client: ClientSignal): Promise<UpstreamAnswer> => {
     const headers = upstreamRequestHeaders(ex.req.headers, {
       requestId: ex.id,
       clientAddress: ex.req.socket.remoteAddress ?? '',
@@ -275,17 +277,18 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     if (decision.headers) Object.assign(headers, decision.headers);
     const t0 = performance.now();
     try {
-      const response = await deps.upstream.request({
-        path: ex.req.url ?? '/',
-        method: (ex.req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers,
-        body: ex.rawBody ?? (ex.bodyConsumed ? null : ex.req),
-        signal,
-      });
+      const response = await callUpstream(
+        deps.upstream,
+        {
+          path: ex.req.url ?? '/',
+          method: (ex.req.method ?? 'GET') as Dispatcher.HttpMethod,
+          headers,
+          body: ex.rawBody ?? (ex.bodyConsumed ? null : ex.req),
+        },
+        client,
+      );
       ex.bodyConsumed = true;
       return response;
-    } catch (cause) {
-      throw upstreamError(cause);
     } finally {
       ex.upstreamMs = performance.now() - t0;
     }
@@ -297,7 +300,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   // are decided on at the start and then event by event through the hold-back
   // window (stream/); bodies the proxy cannot read are put to the policy as
   // `opaque`, and the default policy refuses them on model routes.
-  const respond = async (ex: Exchange, policy: PolicyEngine, upstream: Dispatcher.ResponseData): Promise<void> => {
+  const respond = async (ex: Exchange, policy: PolicyEngine, upstream: UpstreamAnswer): Promise<void> => {
     const { statusCode, headers, body } = upstream;
     const format = responseBodyFormat(ex.req.method ?? 'GET', statusCode, headers);
     const decide = (input: ResponseInput): Decision => {
@@ -316,10 +319,10 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
 
     if (format === 'json') {
       if (headers['content-encoding'] !== undefined && headers['content-encoding'] !== 'identity') {
-        discardBody(body);
+        body.discard();
         throw new EnclaveGateError('EG_UPSTREAM_INVALID_JSON', 'the model server sent an encoded JSON response the policy cannot read');
       }
-      let raw = await readUpstreamBody(body, limits.responseBodyBytes);
+      let raw = await body.readAll(limits.responseBodyBytes);
       let parsed: unknown;
       if (raw.length > 0) {
         try {
@@ -354,7 +357,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     // first byte, from status and headers alone.
     const decision = decide(input({ body_format: format }));
     if (!decision.allow) {
-      discardBody(body);
+      body.discard();
       refuse(decision);
     }
     const out = clientResponseHeaders(headers, ex.id);
@@ -362,7 +365,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     ex.status = statusCode;
     if (format !== 'event-stream' && format !== 'ndjson') {
       ex.res.writeHead(statusCode, out);
-      await pipe(body, ex.res);
+      await pipe(body.stream(), ex.res);
       return;
     }
     // The policy may rewrite events, so the length is no longer known.
@@ -377,7 +380,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     });
     ex.res.writeHead(statusCode, out);
     try {
-      await pipe(body, policyTransform(stream), ex.res);
+      await pipe(body.stream(), policyTransform(stream), ex.res);
     } finally {
       const outcome = stream.outcome;
       if (outcome.code !== 'ok') {
@@ -467,6 +470,7 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       await readJsonBody(ex);
       const decision = requestPolicy(ex, policy);
       const upstream = await forward(ex, decision, signal);
+      ex.upstreamBody = upstream.body;
       await respond(ex, policy, upstream);
     } catch (err) {
       if (signal.aborted === true && !(err instanceof EnclaveGateError)) {
@@ -478,6 +482,8 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
         fail(ex, err);
       }
     } finally {
+      // A body no stage took (an answer that failed before it was read) must not hold its connection.
+      ex.upstreamBody?.release();
       account(ex);
     }
   };
@@ -489,39 +495,15 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
 }
 
 /**
- * The response doubles as the upstream request's abort signal: undici takes
- * any EventEmitter with an `aborted` flag and an 'abort' event as `signal`,
- * which spares every request an AbortController and its EventTarget.
+ * The client's response, which also carries the abort function of the
+ * upstream call in flight (upstream-call.ts): no AbortController or signal
+ * listener per request.
  */
-type ClientSignal = ServerResponse & { aborted?: true };
+type ClientSignal = ServerResponse & AbortsUpstream & { aborted?: true };
 
 /** A response closed before it was finished: the client went away, so the upstream call is aborted. */
 function onResponseClose(this: ClientSignal): void {
   if (this.writableFinished) return;
   this.aborted = true;
-  this.emit('abort');
-}
-
-/**
- * Reads an upstream body up to `limit` bytes; past it the stream is destroyed
- * and the response fails closed. Listens for events rather than iterating:
- * an async iterator costs a promise per chunk, on every JSON answer.
- */
-function readUpstreamBody(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        body.off('data', onData).off('end', onEnd);
-        body.destroy();
-        reject(new EnclaveGateError('EG_UPSTREAM_RESPONSE_TOO_LARGE', `model server response exceeds ${limit} bytes`, { details: { limit } }));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-    body.on('data', onData).once('end', onEnd).once('error', (err: Error) => reject(upstreamError(err)));
-  });
+  abortUpstreamOf(this, new errors.RequestAbortedError());
 }
