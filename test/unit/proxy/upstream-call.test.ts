@@ -53,7 +53,9 @@ describe('callUpstream', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(Buffer.alloc(256 * 1024, 0x20));
     });
-    upstream.route('/small', (_req, _body, res) => res.end('{}'));
+    upstream.route('/small', (_req, _body, res) => {
+      res.end('{}');
+    });
     const answer = await callUpstream(pool, get('/big'), client());
     const failure = await answer.body.readAll(1000).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(EnclaveGateError);
@@ -131,7 +133,9 @@ describe('callUpstream', () => {
       const timer = setInterval(() => res.write(Buffer.alloc(32 * 1024)), 5);
       res.on('close', () => clearInterval(timer));
     });
-    upstream.route('/small', (_req, _body, res) => res.end('{}'));
+    upstream.route('/small', (_req, _body, res) => {
+      res.end('{}');
+    });
     const answer = await callUpstream(pool, get('/endless'), client());
     answer.body.release();
     expect(() => answer.body.readAll(10)).toThrow(/already taken/);
