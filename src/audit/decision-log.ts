@@ -1,6 +1,7 @@
 /**
  * The decision log the enclave signs (docs/audit.md). The pipeline hands
- * every finished request to `record` (one object push, nothing else); a
+ * every finished request to `record`, which keeps what the event needs (a
+ * shallow copy of the input without body, query and credentials); a
  * flush, at most every `flushIntervalMs` or when `batchEvents` are waiting,
  * turns them into OPA decision-log events with the input masked, chains them
  * (wire/audit-log.ts), signs the chain head once per batch with a key born
@@ -25,14 +26,14 @@ import {
   AUDIT_SIGNATURE_ALG,
   auditKeyDigest,
   batchMessage,
-  chainHash,
   genesisHash,
   type AuditBatchRecord,
-  type AuditEventRecord,
   type AuditHeaderRecord,
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
-import { maskInput, type MaskOptions } from './mask.js';
+import { EventLines } from './event-lines.js';
+import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts, type LoggedBundle } from './event-json.js';
+import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
 /** What the pipeline knows about one finished request; built once in its account stage. */
 export interface DecisionLogEntry {
@@ -44,7 +45,7 @@ export interface DecisionLogEntry {
   readonly url: string;
   readonly address: string;
   readonly port: number;
-  /** The request policy's input, when the request got that far. Masked at flush, never logged whole. */
+  /** The request policy's input, when the request got that far. Cut down at `record()`, masked at flush, never logged whole. */
   readonly input: RequestInput | undefined;
   /** The request decision, when the policy was asked. */
   readonly result: Decision | undefined;
@@ -62,9 +63,9 @@ export interface DecisionLogEntry {
 export interface SignedBatch {
   /** The header a file that starts with this batch gets. */
   readonly header: AuditHeaderRecord;
-  readonly events: readonly AuditEventRecord[];
-  /** The events' JSON lines, serialised once for every sink. */
-  readonly eventLines: readonly string[];
+  readonly events: readonly SignedEvent[];
+  /** The `event` records, one JSON line each ending in "\n", UTF-8: what a file appends. */
+  readonly lines: Buffer;
   readonly batch: AuditBatchRecord;
 }
 
@@ -129,14 +130,6 @@ export class AuditSigner {
   }
 }
 
-/** "2026-12-04T13:00:00.123Z" → RFC 3339 with nanoseconds, as OPA writes timestamps. */
-function rfc3339Nanos(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 23)}000000Z`;
-}
-
-const round = (ms: number): number => Math.round(ms * 1e6);
-
 /** The policy in force, as an entry carries it: the engine, or what tests give in its place. */
 export interface LoggedPolicy {
   readonly revision: string;
@@ -148,70 +141,36 @@ export interface LoggedPolicy {
 }
 
 /**
- * The OPA decision-log event of one entry, masked in two steps: first the
- * built-in erasure, `decisionLog.mask` and the bundle's static pointers
- * (mask.ts); then the bundle's mask rule, given that event as its input
- * (OPA gives `data.system.log.mask` the event too), and its pointers
- * erased as well. The rule so never sees a body, a query or a credential.
- * `onMaskFailure` hears about a rule that failed (the whole input is then
- * erased).
+ * An entry as the log keeps it until its flush: what the event needs and
+ * no more. The input is cut at `record()` to a shallow copy without the
+ * body, the query and credential headers (mask.ts), so neither the body nor
+ * the request (through the input's lazy getters) stays alive until the flush.
  */
-function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string>>, mask: MaskOptions | undefined, onMaskFailure: (why: string) => void): Record<string, unknown> {
-  const input = entry.input ?? { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } };
-  const bundleMask = entry.policy?.logMask;
-  const masked = maskInput(
-    input as unknown as Record<string, unknown>,
-    bundleMask === undefined || bundleMask.length === 0 ? mask : { ...mask, extra: [...(mask?.extra ?? []), ...bundleMask] },
-  );
-  const result = entry.result;
-  const event: Record<string, unknown> = {
-    decision_id: randomUUID(),
-    labels,
-    path: 'enclave_gate/request/decision',
-    input: masked.input,
-    ...(result === undefined
-      ? {}
-      : {
-          result: {
-            allow: result.allow,
-            reasons: result.reasons,
-            ...(result.status === undefined ? {} : { status: result.status }),
-            ...(result.headers === undefined ? {} : { headers: result.headers }),
-            ...(result.rate_limit === undefined ? {} : { rate_limit: result.rate_limit }),
-            ...(result.failure === undefined ? {} : { failure: result.failure }),
-          },
-        }),
-    ...(masked.erased.length === 0 ? {} : { erased: masked.erased }),
-    requested_by: `${entry.address}:${entry.port}`,
-    timestamp: rfc3339Nanos(entry.timestamp),
-    ...(entry.policy === undefined ? {} : { bundles: { 'enclave-gate': { revision: entry.policy.revision, digest: `${entry.policy.digest.alg}:${entry.policy.digest.hex}` } } }),
-    metrics: { timer_rego_query_eval_ns: round(entry.policyMs), timer_server_handler_ns: round(entry.totalMs) },
-    // What the proxy did in the end, which the request decision alone does not say
-    // (a response withheld, a rate limit, an upstream failure).
-    enclave_gate: {
-      request_id: entry.requestId,
-      outcome: entry.outcome,
-      code: entry.code,
-      ...(entry.status === undefined ? {} : { status: entry.status }),
-      ...(entry.reasons === undefined || entry.reasons.length === 0 ? {} : { reasons: entry.reasons }),
-    },
-  };
-  if (entry.policy?.evaluateLogMask === undefined) return event;
-  const ruled = entry.policy.evaluateLogMask(event);
-  if (ruled.failure !== undefined) onMaskFailure(ruled.failure);
-  if (ruled.pointers.length === 0) return event;
-  let erased: string[];
-  if (ruled.pointers.includes('/input')) {
-    delete event['input'];
-    erased = [...masked.erased.filter((p) => !p.startsWith('/input/')), '/input'];
-  } else {
-    const more = maskInput(masked.input, { extra: ruled.pointers.filter((p) => !masked.erased.includes(p)) });
-    event['input'] = more.input;
-    erased = [...masked.erased, ...more.erased];
-  }
-  if (erased.length > 0) event['erased'] = erased;
-  return event;
+interface CapturedEntry {
+  readonly requestId: string;
+  readonly timestamp: number;
+  readonly address: string;
+  readonly port: number;
+  readonly input: Record<string, unknown>;
+  readonly erased: string[];
+  readonly result: Decision | undefined;
+  readonly status: number | undefined;
+  readonly outcome: 'allow' | 'deny' | 'error';
+  readonly code: string;
+  readonly reasons: readonly string[] | undefined;
+  readonly policyMs: number;
+  readonly totalMs: number;
+  readonly policy: LoggedPolicy | undefined;
 }
+
+/** One event as a batch carries it: its chain position and its JSON text, the exact text the chain hash covers. */
+export interface SignedEvent {
+  readonly seq: number;
+  readonly hash: string;
+  readonly json: string;
+}
+
+const round = (ms: number): number => Math.round(ms * 1e6);
 
 /** The signed decision log of one proxy process. */
 export class DecisionLog {
@@ -222,13 +181,20 @@ export class DecisionLog {
   readonly #overflow: OverflowPolicy;
   readonly #blockTimeoutMs: number;
   readonly #labels: Readonly<Record<string, string>>;
-  #pending: DecisionLogEntry[] = [];
+  readonly #labelsJson: string;
+  readonly #maskedHeaders: MaskedHeaders;
+  /** The last policy seen and its `bundles` member (policies change rarely). */
+  #bundleOf: { policy: LoggedPolicy; bundle: LoggedBundle } | undefined;
+  #pending: CapturedEntry[] = [];
+  /** Size of an `event` record in the last batch: how much room the next one's buffer starts with. */
+  #bytesPerEvent = 1536;
   /** Events dropped since the last flush (drop-oldest), recorded in the chain at the next flush. */
   #droppedSinceFlush = 0;
   #seq = 0;
   #head: string;
   #flushing: Promise<void> = Promise.resolve();
-  #flushScheduled = false;
+  /** A flush waiting for its turn of the event loop: of full batches only (`full`), or of everything waiting (`all`). */
+  #scheduled: 'full' | 'all' | undefined;
   #timer: NodeJS.Timeout | undefined;
   #waiters: (() => void)[] = [];
   #closed = false;
@@ -241,8 +207,10 @@ export class DecisionLog {
     this.#overflow = options.overflow ?? 'drop-oldest';
     this.#blockTimeoutMs = options.blockTimeoutMs ?? 5000;
     this.#labels = Object.freeze({ id: this.signer.instance, app: 'enclave-gate', ...(options.labels ?? {}) });
+    this.#labelsJson = JSON.stringify(this.#labels);
+    this.#maskedHeaders = maskedHeadersOf(options.mask);
     this.#head = genesisHash(this.signer.instance);
-    this.#timer = setInterval(() => this.#schedule(), options.flushIntervalMs ?? 1000);
+    this.#timer = setInterval(() => this.#schedule('all'), options.flushIntervalMs ?? 1000);
     this.#timer.unref();
   }
 
@@ -275,16 +243,38 @@ export class DecisionLog {
         resolve();
       };
       this.#waiters.push(onRoom);
-      this.#schedule();
+      this.#schedule('all');
     });
   }
 
-  /** Records a finished request. Cheap: one push; the work happens at flush. */
+  /**
+   * Records a finished request. Cheap: a shallow copy of the input without
+   * body, query and credential headers, and a push; the rest happens at flush.
+   */
   record(entry: DecisionLogEntry): void {
     if (this.#closed) return;
-    this.#pending.push(entry);
+    const captured =
+      entry.input === undefined
+        ? { input: { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } }, erased: [] }
+        : captureInput(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
+    this.#pending.push({
+      requestId: entry.requestId,
+      timestamp: entry.timestamp,
+      address: entry.address,
+      port: entry.port,
+      input: captured.input,
+      erased: captured.erased,
+      result: entry.result,
+      status: entry.status,
+      outcome: entry.outcome,
+      code: entry.code,
+      reasons: entry.reasons,
+      policyMs: entry.policyMs,
+      totalMs: entry.totalMs,
+      policy: entry.policy,
+    });
     if (this.#overflow === 'drop-oldest' && this.buffered > this.#maxBuffered) this.#dropOldest();
-    if (this.#pending.length >= this.#batchEvents) this.#schedule();
+    if (this.#pending.length >= this.#batchEvents) this.#schedule('full');
   }
 
   #dropOldest(): void {
@@ -303,23 +293,33 @@ export class DecisionLog {
     }
   }
 
-  #schedule(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
+  #schedule(what: 'full' | 'all'): void {
+    if (this.#scheduled === 'all' || this.#scheduled === what) return;
+    const first = this.#scheduled === undefined;
+    this.#scheduled = what;
+    if (!first) return;
     setImmediate(() => {
-      this.#flushScheduled = false;
-      void this.flush();
+      const fullOnly = this.#scheduled === 'full';
+      this.#scheduled = undefined;
+      this.#flushing = this.#flushing.then(() => this.#flushNow(false, fullOnly));
     });
   }
 
   /** Flushes what is waiting as one signed batch (or several of `batchEvents`). Serialised: one flush at a time. */
   flush(final = false): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#flushNow(final));
+    this.#flushing = this.#flushing.then(() => this.#flushNow(final, false));
     return this.#flushing;
   }
 
-  async #flushNow(final: boolean): Promise<void> {
+  /**
+   * `fullOnly` (a flush because a batch filled up): only full batches go, so
+   * the events that came in while a batch was being written wait for their
+   * own full batch (or the interval) instead of making a small batch, with
+   * its own signature and write, each time.
+   */
+  async #flushNow(final: boolean, fullOnly: boolean): Promise<void> {
     while (this.#pending.length > 0 || this.#droppedSinceFlush > 0 || final) {
+      if (fullOnly && this.#pending.length < this.#batchEvents && this.#droppedSinceFlush === 0) break;
       const entries = this.#pending.splice(0, this.#batchEvents);
       const isLast = final && this.#pending.length === 0;
       if (entries.length === 0 && this.#droppedSinceFlush === 0 && !isLast) break;
@@ -348,7 +348,7 @@ export class DecisionLog {
   }
 
   /** Chains and signs one batch. */
-  #sign(entries: readonly DecisionLogEntry[], final: boolean): SignedBatch {
+  #sign(entries: readonly CapturedEntry[], final: boolean): SignedBatch {
     const prev = this.#head;
     const firstSeq = this.#seq + 1;
     const header: AuditHeaderRecord = {
@@ -362,18 +362,15 @@ export class DecisionLog {
       next_seq: firstSeq,
       prev,
     };
-    const events: AuditEventRecord[] = [];
-    const eventLines: string[] = [];
-    const push = (event: Record<string, unknown>): void => {
-      const json = JSON.stringify(event);
+    const events: SignedEvent[] = [];
+    const lines = new EventLines(Math.ceil((entries.length + 1) * this.#bytesPerEvent * 1.25));
+    const push = (json: string): void => {
       this.#seq += 1;
-      this.#head = chainHash(this.#head, this.#seq, json);
-      const record: AuditEventRecord = { type: 'event', seq: this.#seq, hash: this.#head, event };
-      events.push(record);
-      eventLines.push(`{"type":"event","seq":${this.#seq},"hash":"${this.#head}","event":${json}}`);
+      this.#head = lines.append(this.#head, this.#seq, json);
+      events.push({ seq: this.#seq, hash: this.#head, json });
     };
     if (this.#droppedSinceFlush > 0) {
-      push({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } });
+      push(JSON.stringify({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } }));
       this.#droppedSinceFlush = 0;
     }
     let maskFailures = 0;
@@ -382,7 +379,7 @@ export class DecisionLog {
       maskFailures += 1;
       maskFailure = why;
     };
-    for (const entry of entries) push(toEvent(entry, this.#labels, this.#options.mask, onMaskFailure));
+    for (const entry of entries) push(this.#eventText(entry, onMaskFailure));
     if (maskFailures > 0) {
       // Counted and logged once per batch; the events themselves lost their whole input.
       this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, maskFailures);
@@ -398,7 +395,57 @@ export class DecisionLog {
       ...(final ? { final: true as const } : {}),
     };
     const sig = this.signer.sign(batchMessage(unsigned)).toString('base64');
-    return { header, events, eventLines, batch: { type: 'batch', ...unsigned, sig } };
+    const eventBytes = lines.bytes();
+    if (events.length > 0) this.#bytesPerEvent = eventBytes.length / events.length;
+    return { header, events, lines: eventBytes, batch: { type: 'batch', ...unsigned, sig } };
+  }
+
+  /**
+   * The JSON text of an entry's event, masked in two steps: first
+   * `decisionLog.mask` and the bundle's static pointers (the built-in
+   * erasure was done at `record()`); then the bundle's mask rule, given that
+   * event as its input (OPA gives `data.system.log.mask` the event too), and
+   * its pointers erased as well. The rule so never sees a body, a query or a
+   * credential. `onMaskFailure` hears about a rule that failed (the whole
+   * input is then erased). The entry's input is the log's own copy, so it is
+   * masked in place.
+   */
+  #eventText(entry: CapturedEntry, onMaskFailure: (why: string) => void): string {
+    const { input, erased, policy } = entry;
+    const extra = this.#options.mask?.extra;
+    if (extra !== undefined && extra.length > 0) erasePointers(input, extra, erased);
+    if (policy?.logMask !== undefined && policy.logMask.length > 0) erasePointers(input, policy.logMask, erased);
+    const parts: EventParts = {
+      decisionId: randomUUID(),
+      labelsJson: this.#labelsJson,
+      labels: this.#labels,
+      input,
+      result: entry.result,
+      erased,
+      requestedBy: `${entry.address}:${entry.port}`,
+      timestamp: rfc3339Nanos(entry.timestamp),
+      bundle: policy === undefined ? undefined : this.#bundle(policy),
+      policyNs: round(entry.policyMs),
+      totalNs: round(entry.totalMs),
+      requestId: entry.requestId,
+      outcome: entry.outcome,
+      code: entry.code,
+      status: entry.status,
+      reasons: entry.reasons,
+    };
+    if (policy?.evaluateLogMask === undefined) return eventJson(parts);
+    const ruled = policy.evaluateLogMask(eventObject(parts));
+    if (ruled.failure !== undefined) onMaskFailure(ruled.failure);
+    if (ruled.pointers.length === 0) return eventJson(parts);
+    if (ruled.pointers.includes('/input')) return eventJson({ ...parts, input: undefined, erased: [...erased.filter((p) => !p.startsWith('/input/')), '/input'] });
+    // The rule has answered: its event (which holds `input` and `erased`) is no longer read.
+    erasePointers(input, ruled.pointers, erased);
+    return eventJson(parts);
+  }
+
+  #bundle(policy: LoggedPolicy): LoggedBundle {
+    if (this.#bundleOf?.policy !== policy) this.#bundleOf = { policy, bundle: loggedBundle(policy.revision, `${policy.digest.alg}:${policy.digest.hex}`) };
+    return this.#bundleOf.bundle;
   }
 
   /** Flushes everything with a final signed batch and closes the sinks (SIGTERM). */

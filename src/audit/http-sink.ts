@@ -62,7 +62,7 @@ export class HttpSink implements DecisionLogSink {
 
   async write(signed: SignedBatch): Promise<void> {
     if (signed.events.length === 0) return;
-    const json = `[${signed.eventLines.map((_, i) => withChain(signed, i)).join(',')}]`;
+    const json = `[${signed.events.map((_, i) => withChain(signed, i)).join(',')}]`;
     const body = await gzipAsync(Buffer.from(json, 'utf8'));
     this.#queue.push({ events: signed.events.length, body, batch: Buffer.from(JSON.stringify(signed.batch)).toString('base64') });
     this.#pending += signed.events.length;
@@ -146,8 +146,12 @@ export class HttpSink implements DecisionLogSink {
   }
 }
 
-/** Event i of a batch as uploaded: the OPA event with its chain position added. */
+/**
+ * Event i of a batch as uploaded: the OPA event with its chain position added
+ * as its last member, spliced into the text already serialised (an event is
+ * never an empty object).
+ */
 function withChain(signed: SignedBatch, i: number): string {
-  const record = signed.events[i]!;
-  return JSON.stringify({ ...record.event, enclave_gate_chain: { seq: record.seq, hash: record.hash } });
+  const { json, seq, hash } = signed.events[i]!;
+  return `${json.slice(0, -1)},"enclave_gate_chain":{"seq":${seq},"hash":"${hash}"}}`;
 }

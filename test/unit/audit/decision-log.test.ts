@@ -37,7 +37,7 @@ class MemorySink implements DecisionLogSink {
   async write(batch: SignedBatch): Promise<void> {
     if (this.hold !== undefined) await this.hold;
     if (this.text === '') this.text = `${JSON.stringify(batch.header)}\n`;
-    this.text += batch.eventLines.map((l) => `${l}\n`).join('') + `${JSON.stringify(batch.batch)}\n`;
+    this.text += batch.lines.toString('utf8') + `${JSON.stringify(batch.batch)}\n`;
   }
   async close(): Promise<void> {}
 }
@@ -112,6 +112,35 @@ describe('DecisionLog', () => {
     expect(admitted).toBe(true);
     await log.close();
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 2, closed: true });
+  });
+
+  it('a full batch is flushed alone: events that finish while it is written wait for their own batch', async () => {
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const sink = new MemorySink();
+    const batches: number[] = [];
+    const write = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      batches.push(batch.events.length);
+      await write(batch);
+    };
+    let release!: () => void;
+    sink.hold = new Promise((r) => (release = r));
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 4, flushIntervalMs: 10_000 });
+    for (let n = 1; n <= 4; n += 1) log.record(entry(n));
+    await new Promise((r) => setImmediate(r));
+    // The first batch is being written; two more requests finish meanwhile.
+    log.record(entry(5));
+    log.record(entry(6));
+    release();
+    sink.hold = undefined;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toEqual([4]);
+    expect(log.buffered).toBe(2);
+    // The interval (or shutdown) takes what is left.
+    await log.close();
+    expect(batches).toEqual([4, 2]);
+    expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 6, closed: true });
   });
 
   it('drop-oldest: records the number of lost events in the chain', async () => {

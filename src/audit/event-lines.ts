@@ -1,0 +1,63 @@
+/**
+ * The `event` records of one batch (docs/audit.md, "File format"), written
+ * into one buffer as they are chained: each event's JSON text is encoded to
+ * UTF-8 once, hashed from those bytes, and the buffer is what the file sink
+ * appends. No line strings are built, joined, measured and encoded again.
+ *
+ * The chain hash is wire/audit-log.ts `chainHash`: SHA-256 over
+ * `prev "\n" seq "\n"` and the event's text. The record's head
+ * (`{"type":"event","seq":N,"hash":"<64 hex>","event":`) is longer than that
+ * prefix, so the prefix is written into the head's place, right before the
+ * event's bytes, hashed together with them in one call, and then
+ * overwritten by the head, which holds the hash.
+ */
+import { hash } from 'node:crypto';
+
+const HEAD_WITHOUT_SEQ_AND_HASH = '{"type":"event","seq":,"hash":"","event":'.length;
+const HASH_HEX = 64;
+const CLOSE_BRACE = 0x7d;
+const NEWLINE = 0x0a;
+
+export class EventLines {
+  #buf: Buffer;
+  #at = 0;
+
+  /** `bytes`: the expected size; the buffer grows when needed. */
+  constructor(bytes: number) {
+    this.#buf = Buffer.allocUnsafe(Math.max(bytes, 1024));
+  }
+
+  /** Appends the record of event `seq` with JSON text `json`, chained on hash `prev` (64 hex digits); returns its hash. */
+  append(prev: string, seq: number, json: string): string {
+    const seqText = String(seq);
+    const headLength = HEAD_WITHOUT_SEQ_AND_HASH + seqText.length + HASH_HEX;
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit; then "}\n".
+    this.#reserve(headLength + json.length * 3 + 2);
+    const buf = this.#buf;
+    const start = this.#at;
+    const jsonStart = start + headLength;
+    const jsonEnd = jsonStart + buf.write(json, jsonStart, 'utf8');
+    // Both the previous hash and the sequence number are ASCII: one byte per character.
+    const prefix = `${prev}\n${seqText}\n`;
+    const prefixStart = jsonStart - prefix.length;
+    buf.write(prefix, prefixStart, 'latin1');
+    const digest = hash('sha256', buf.subarray(prefixStart, jsonEnd), 'hex');
+    buf.write(`{"type":"event","seq":${seqText},"hash":"${digest}","event":`, start, 'latin1');
+    buf[jsonEnd] = CLOSE_BRACE;
+    buf[jsonEnd + 1] = NEWLINE;
+    this.#at = jsonEnd + 2;
+    return digest;
+  }
+
+  /** The records so far, one per line, each ending in "\n". */
+  bytes(): Buffer {
+    return this.#buf.subarray(0, this.#at);
+  }
+
+  #reserve(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#at + n));
+    this.#buf.copy(grown, 0, 0, this.#at);
+    this.#buf = grown;
+  }
+}
