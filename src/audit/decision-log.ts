@@ -1,12 +1,12 @@
 /**
  * The decision log the enclave signs (docs/audit.md). The pipeline hands
- * every finished request to `record`, which keeps what the event needs (a
- * shallow copy of the input without body, query and credentials); a
- * flush, at most every `flushIntervalMs` or when `batchEvents` are waiting,
- * turns them into OPA decision-log events with the input masked, chains them
+ * every finished request to `record` once its response is over; `record`
+ * turns it into an OPA decision-log event with the input masked and keeps
+ * only that event's JSON text. A flush, at most every `flushIntervalMs` or
+ * when `batchEvents` are waiting, chains the waiting events
  * (wire/audit-log.ts), signs the chain head once per batch with a key born
- * in this process, and hands the batch to the sinks (file, HTTP). Nothing on
- * the request path hashes, signs, serialises or touches the disk.
+ * in this process, and hands the batch to the sinks (file, HTTP). Nothing a
+ * request waits for hashes, signs, serialises or touches the disk.
  *
  * The buffer is bounded (`maxBufferedEvents`, counting events not yet handed
  * to every sink). When it is full, `overflow` decides: `drop-oldest` drops the
@@ -31,7 +31,7 @@ import {
   type AuditHeaderRecord,
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
-import { EventLines } from './event-lines.js';
+import { EventLines, type LinedEvent } from './event-lines.js';
 import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts, type LoggedBundle } from './event-json.js';
 import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
@@ -63,7 +63,8 @@ export interface DecisionLogEntry {
 export interface SignedBatch {
   /** The header a file that starts with this batch gets. */
   readonly header: AuditHeaderRecord;
-  readonly events: readonly SignedEvent[];
+  /** Each event's chain position and where its JSON text is in `lines`. */
+  readonly events: readonly LinedEvent[];
   /** The `event` records, one JSON line each ending in "\n", UTF-8: what a file appends. */
   readonly lines: Buffer;
   readonly batch: AuditBatchRecord;
@@ -140,36 +141,6 @@ export interface LoggedPolicy {
   evaluateLogMask?(event: Readonly<Record<string, unknown>>): { readonly pointers: readonly string[]; readonly failure?: string };
 }
 
-/**
- * An entry as the log keeps it until its flush: what the event needs and
- * no more. The input is cut at `record()` to a shallow copy without the
- * body, the query and credential headers (mask.ts), so neither the body nor
- * the request (through the input's lazy getters) stays alive until the flush.
- */
-interface CapturedEntry {
-  readonly requestId: string;
-  readonly timestamp: number;
-  readonly address: string;
-  readonly port: number;
-  readonly input: Record<string, unknown>;
-  readonly erased: string[];
-  readonly result: Decision | undefined;
-  readonly status: number | undefined;
-  readonly outcome: 'allow' | 'deny' | 'error';
-  readonly code: string;
-  readonly reasons: readonly string[] | undefined;
-  readonly policyMs: number;
-  readonly totalMs: number;
-  readonly policy: LoggedPolicy | undefined;
-}
-
-/** One event as a batch carries it: its chain position and its JSON text, the exact text the chain hash covers. */
-export interface SignedEvent {
-  readonly seq: number;
-  readonly hash: string;
-  readonly json: string;
-}
-
 const round = (ms: number): number => Math.round(ms * 1e6);
 
 /** The signed decision log of one proxy process. */
@@ -185,7 +156,11 @@ export class DecisionLog {
   readonly #maskedHeaders: MaskedHeaders;
   /** The last policy seen and its `bundles` member (policies change rarely). */
   #bundleOf: { policy: LoggedPolicy; bundle: LoggedBundle } | undefined;
-  #pending: CapturedEntry[] = [];
+  /** Events waiting for their batch: each one's JSON text, UTF-8; nothing of the request is kept. */
+  #pending: Buffer[] = [];
+  /** Events whose input was erased whole since the last batch, and the last reason: reported once per batch. */
+  #maskFailures = 0;
+  #maskFailure = '';
   /** Size of an `event` record in the last batch: how much room the next one's buffer starts with. */
   #bytesPerEvent = 1536;
   /** Events dropped since the last flush (drop-oldest), recorded in the chain at the next flush. */
@@ -248,31 +223,16 @@ export class DecisionLog {
   }
 
   /**
-   * Records a finished request. Cheap: a shallow copy of the input without
-   * body, query and credential headers, and a push; the rest happens at flush.
+   * Records a finished request (the pipeline calls it once the response is
+   * over): masks the input and writes the event's JSON text, which is all
+   * that waits for the batch. Chaining, signing and writing happen at flush.
+   * Keeping text rather than the input means neither the body nor the
+   * request stays alive until then, and the garbage collector has one small
+   * buffer per waiting event to move instead of a graph of objects.
    */
   record(entry: DecisionLogEntry): void {
     if (this.#closed) return;
-    const captured =
-      entry.input === undefined
-        ? { input: { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } }, erased: [] }
-        : captureInput(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
-    this.#pending.push({
-      requestId: entry.requestId,
-      timestamp: entry.timestamp,
-      address: entry.address,
-      port: entry.port,
-      input: captured.input,
-      erased: captured.erased,
-      result: entry.result,
-      status: entry.status,
-      outcome: entry.outcome,
-      code: entry.code,
-      reasons: entry.reasons,
-      policyMs: entry.policyMs,
-      totalMs: entry.totalMs,
-      policy: entry.policy,
-    });
+    this.#pending.push(Buffer.from(this.#eventText(entry), 'utf8'));
     if (this.#overflow === 'drop-oldest' && this.buffered > this.#maxBuffered) this.#dropOldest();
     if (this.#pending.length >= this.#batchEvents) this.#schedule('full');
   }
@@ -348,7 +308,7 @@ export class DecisionLog {
   }
 
   /** Chains and signs one batch. */
-  #sign(entries: readonly CapturedEntry[], final: boolean): SignedBatch {
+  #sign(entries: readonly Buffer[], final: boolean): SignedBatch {
     const prev = this.#head;
     const firstSeq = this.#seq + 1;
     const header: AuditHeaderRecord = {
@@ -362,28 +322,21 @@ export class DecisionLog {
       next_seq: firstSeq,
       prev,
     };
-    const events: SignedEvent[] = [];
     const lines = new EventLines(Math.ceil((entries.length + 1) * this.#bytesPerEvent * 1.25));
-    const push = (json: string): void => {
+    const push = (json: Buffer): void => {
       this.#seq += 1;
       this.#head = lines.append(this.#head, this.#seq, json);
-      events.push({ seq: this.#seq, hash: this.#head, json });
     };
     if (this.#droppedSinceFlush > 0) {
-      push(JSON.stringify({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } }));
+      push(Buffer.from(JSON.stringify({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } }), 'utf8'));
       this.#droppedSinceFlush = 0;
     }
-    let maskFailures = 0;
-    let maskFailure = '';
-    const onMaskFailure = (why: string): void => {
-      maskFailures += 1;
-      maskFailure = why;
-    };
-    for (const entry of entries) push(this.#eventText(entry, onMaskFailure));
-    if (maskFailures > 0) {
+    for (const entry of entries) push(entry);
+    if (this.#maskFailures > 0) {
       // Counted and logged once per batch; the events themselves lost their whole input.
-      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, maskFailures);
-      this.#options.logger?.warn({ events: maskFailures, reason: maskFailure }, 'decision log mask rule failed; the whole input of those events was erased');
+      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, this.#maskFailures);
+      this.#options.logger?.warn({ events: this.#maskFailures, reason: this.#maskFailure }, 'decision log mask rule failed; the whole input of those events was erased');
+      this.#maskFailures = 0;
     }
     const unsigned = {
       instance: this.signer.instance,
@@ -396,32 +349,28 @@ export class DecisionLog {
     };
     const sig = this.signer.sign(batchMessage(unsigned)).toString('base64');
     const eventBytes = lines.bytes();
-    if (events.length > 0) this.#bytesPerEvent = eventBytes.length / events.length;
-    return { header, events, lines: eventBytes, batch: { type: 'batch', ...unsigned, sig } };
+    if (lines.events.length > 0) this.#bytesPerEvent = eventBytes.length / lines.events.length;
+    return { header, events: lines.events, lines: eventBytes, batch: { type: 'batch', ...unsigned, sig } };
   }
 
   /**
-   * The JSON text of an entry's event, masked in two steps: first
-   * `decisionLog.mask` and the bundle's static pointers (the built-in
-   * erasure was done at `record()`); then the bundle's mask rule, given that
-   * event as its input (OPA gives `data.system.log.mask` the event too), and
-   * its pointers erased as well. The rule so never sees a body, a query or a
-   * credential. `onMaskFailure` hears about a rule that failed (the whole
-   * input is then erased). The entry's input is the log's own copy, so it is
-   * masked in place.
+   * The JSON text of an entry's event, masked in three steps: the built-in
+   * erasure (body, query, credential headers; mask.ts), `decisionLog.mask`
+   * and the bundle's static pointers; then the bundle's mask rule, given
+   * that event as its input (OPA gives `data.system.log.mask` the event too),
+   * and its pointers erased as well. The rule so never sees a body, a query
+   * or a credential. A rule that fails, or an input that does not serialise
+   * (never, by the input contract), costs the event its whole input.
    */
-  #eventText(entry: CapturedEntry, onMaskFailure: (why: string) => void): string {
-    const { input, erased, policy } = entry;
-    const extra = this.#options.mask?.extra;
-    if (extra !== undefined && extra.length > 0) erasePointers(input, extra, erased);
-    if (policy?.logMask !== undefined && policy.logMask.length > 0) erasePointers(input, policy.logMask, erased);
-    const parts: EventParts = {
+  #eventText(entry: DecisionLogEntry): string {
+    const policy = entry.policy;
+    const parts: { -readonly [K in keyof EventParts]: EventParts[K] } = {
       decisionId: randomUUID(),
       labelsJson: this.#labelsJson,
       labels: this.#labels,
-      input,
+      input: undefined,
       result: entry.result,
-      erased,
+      erased: [],
       requestedBy: `${entry.address}:${entry.port}`,
       timestamp: rfc3339Nanos(entry.timestamp),
       bundle: policy === undefined ? undefined : this.#bundle(policy),
@@ -433,14 +382,33 @@ export class DecisionLog {
       status: entry.status,
       reasons: entry.reasons,
     };
-    if (policy?.evaluateLogMask === undefined) return eventJson(parts);
-    const ruled = policy.evaluateLogMask(eventObject(parts));
-    if (ruled.failure !== undefined) onMaskFailure(ruled.failure);
-    if (ruled.pointers.length === 0) return eventJson(parts);
-    if (ruled.pointers.includes('/input')) return eventJson({ ...parts, input: undefined, erased: [...erased.filter((p) => !p.startsWith('/input/')), '/input'] });
-    // The rule has answered: its event (which holds `input` and `erased`) is no longer read.
-    erasePointers(input, ruled.pointers, erased);
-    return eventJson(parts);
+    try {
+      const { input, erased } =
+        entry.input === undefined
+          ? { input: { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } }, erased: [] }
+          : captureInput(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
+      const extra = this.#options.mask?.extra;
+      if (extra !== undefined && extra.length > 0) erasePointers(input, extra, erased);
+      if (policy?.logMask !== undefined && policy.logMask.length > 0) erasePointers(input, policy.logMask, erased);
+      parts.input = input;
+      parts.erased = erased;
+      if (policy?.evaluateLogMask !== undefined) {
+        const ruled = policy.evaluateLogMask(eventObject(parts));
+        if (ruled.failure !== undefined) this.#maskFailed(ruled.failure);
+        if (ruled.pointers.includes('/input')) return eventJson({ ...parts, input: undefined, erased: [...erased.filter((p) => !p.startsWith('/input/')), '/input'] });
+        // The rule has answered: the event it was given (which holds `input` and `erased`) is not read again.
+        if (ruled.pointers.length > 0) erasePointers(input, ruled.pointers, erased);
+      }
+      return eventJson(parts);
+    } catch (err) {
+      this.#maskFailed(`the event does not serialise (${describeThrown(err)})`);
+      return eventJson({ ...parts, input: undefined, erased: ['/input'] });
+    }
+  }
+
+  #maskFailed(why: string): void {
+    this.#maskFailures += 1;
+    this.#maskFailure = why;
   }
 
   #bundle(policy: LoggedPolicy): LoggedBundle {

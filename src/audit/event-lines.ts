@@ -1,8 +1,9 @@
 /**
  * The `event` records of one batch (docs/audit.md, "File format"), written
- * into one buffer as they are chained: each event's JSON text is encoded to
- * UTF-8 once, hashed from those bytes, and the buffer is what the file sink
- * appends. No line strings are built, joined, measured and encoded again.
+ * into one buffer as they are chained: each event's JSON text (UTF-8, as
+ * `record()` encoded it) is copied in, hashed from those bytes, and the
+ * buffer is what the file sink appends. No line strings are built, joined,
+ * measured and encoded again.
  *
  * The chain hash is wire/audit-log.ts `chainHash`: SHA-256 over
  * `prev "\n" seq "\n"` and the event's text. The record's head
@@ -13,12 +14,23 @@
  */
 import { hash } from 'node:crypto';
 
+/** Where an event record is in the batch's bytes. */
+export interface LinedEvent {
+  readonly seq: number;
+  /** Chain hash after this event, hex. */
+  readonly hash: string;
+  /** Byte offsets of the event's JSON text (what the hash covers) in {@link EventLines.bytes}. */
+  readonly start: number;
+  readonly end: number;
+}
+
 const HEAD_WITHOUT_SEQ_AND_HASH = '{"type":"event","seq":,"hash":"","event":'.length;
 const HASH_HEX = 64;
 const CLOSE_BRACE = 0x7d;
 const NEWLINE = 0x0a;
 
 export class EventLines {
+  readonly events: LinedEvent[] = [];
   #buf: Buffer;
   #at = 0;
 
@@ -27,22 +39,23 @@ export class EventLines {
     this.#buf = Buffer.allocUnsafe(Math.max(bytes, 1024));
   }
 
-  /** Appends the record of event `seq` with JSON text `json`, chained on hash `prev` (64 hex digits); returns its hash. */
-  append(prev: string, seq: number, json: string): string {
+  /** Appends the record of event `seq` with JSON text `json` (UTF-8), chained on hash `prev` (64 hex digits); returns its hash. */
+  append(prev: string, seq: number, json: Uint8Array): string {
     const seqText = String(seq);
     const headLength = HEAD_WITHOUT_SEQ_AND_HASH + seqText.length + HASH_HEX;
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit; then "}\n".
-    this.#reserve(headLength + json.length * 3 + 2);
+    this.#reserve(headLength + json.length + 2);
     const buf = this.#buf;
     const start = this.#at;
     const jsonStart = start + headLength;
-    const jsonEnd = jsonStart + buf.write(json, jsonStart, 'utf8');
+    buf.set(json, jsonStart);
+    const jsonEnd = jsonStart + json.length;
     // Both the previous hash and the sequence number are ASCII: one byte per character.
     const prefix = `${prev}\n${seqText}\n`;
     const prefixStart = jsonStart - prefix.length;
     buf.write(prefix, prefixStart, 'latin1');
     const digest = hash('sha256', buf.subarray(prefixStart, jsonEnd), 'hex');
     buf.write(`{"type":"event","seq":${seqText},"hash":"${digest}","event":`, start, 'latin1');
+    this.events.push({ seq, hash: digest, start: jsonStart, end: jsonEnd });
     buf[jsonEnd] = CLOSE_BRACE;
     buf[jsonEnd + 1] = NEWLINE;
     this.#at = jsonEnd + 2;

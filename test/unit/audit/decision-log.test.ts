@@ -143,6 +143,29 @@ describe('DecisionLog', () => {
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 6, closed: true });
   });
 
+  it('an input that does not serialise costs its event the input, not the request or the log', async () => {
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const sink = new MemorySink();
+    const metrics = createMetrics({ defaults: false });
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, flushIntervalMs: 10_000, metrics });
+    const odd = { request_id: 'r', method: 'GET', path: '/x', headers: { accept: '*/*' }, peer: { address: '::1', port: 1 }, body_size: 10n } as unknown as RequestInput;
+    expect(() => log.record({ ...entry(1), input: odd })).not.toThrow();
+    log.record(entry(2));
+    await log.close();
+    const events = sink.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown> })
+      .filter((r) => r.type === 'event')
+      .map((r) => r.event!);
+    expect(events[0]).not.toHaveProperty('input');
+    expect(events[0]).toMatchObject({ erased: ['/input'], enclave_gate: { request_id: 'r1', outcome: 'allow' } });
+    expect(events[1]).toMatchObject({ input: { method: 'POST', path: '/v1/chat/completions' } });
+    expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="mask_failed"} 1');
+    expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 2 });
+  });
+
   it('drop-oldest: records the number of lost events in the chain', async () => {
     const signer = new AuditSigner();
     const pem = await certificate(signer);

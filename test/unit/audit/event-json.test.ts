@@ -103,7 +103,7 @@ describe('EventLines', () => {
     let expected = '';
     for (const [i, text] of texts.entries()) {
       const seq = 1_000 + i;
-      const hash = lines.append(head, seq, text);
+      const hash = lines.append(head, seq, Buffer.from(text, 'utf8'));
       expect(hash).toBe(chainHash(head, seq, text));
       expected += `${JSON.stringify({ type: 'event', seq, hash, event: JSON.parse(text) as unknown })}\n`;
       head = hash;
