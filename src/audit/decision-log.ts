@@ -45,7 +45,7 @@ export interface DecisionLogEntry {
   readonly url: string;
   readonly address: string;
   readonly port: number;
-  /** The request policy's input, when the request got that far. Cut down at `record()`, masked at flush, never logged whole. */
+  /** The request policy's input, when the request got that far. Masked and serialised at `record()`, never logged whole, not kept. */
   readonly input: RequestInput | undefined;
   /** The request decision, when the policy was asked. */
   readonly result: Decision | undefined;

@@ -41,6 +41,8 @@ export class EventLines {
 
   /** Appends the record of event `seq` with JSON text `json` (UTF-8), chained on hash `prev` (64 hex digits); returns its hash. */
   append(prev: string, seq: number, json: Uint8Array): string {
+    // The prefix written into the head's room below fits only for a 64-digit previous hash (SHA-256, hex).
+    if (prev.length !== HASH_HEX) throw new Error(`decision log chain: previous hash of ${prev.length} characters`);
     const seqText = String(seq);
     const headLength = HEAD_WITHOUT_SEQ_AND_HASH + seqText.length + HASH_HEX;
     this.#reserve(headLength + json.length + 2);
