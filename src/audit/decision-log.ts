@@ -232,7 +232,17 @@ export class DecisionLog {
    */
   record(entry: DecisionLogEntry): void {
     if (this.#closed) return;
-    this.#pending.push(Buffer.from(this.#eventText(entry), 'utf8'));
+    let text: string;
+    try {
+      text = this.#eventText(entry);
+    } catch (err) {
+      // Only an entry the pipeline never builds (an invalid timestamp, a policy without a digest)
+      // gets here; it must not fail the request it accounts for. Counted and logged instead.
+      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'dropped' });
+      this.#options.logger?.error({ err: describeThrown(err) }, 'decision log event not written');
+      return;
+    }
+    this.#pending.push(Buffer.from(text, 'utf8'));
     if (this.#overflow === 'drop-oldest' && this.buffered > this.#maxBuffered) this.#dropOldest();
     if (this.#pending.length >= this.#batchEvents) this.#schedule('full');
   }

@@ -166,6 +166,18 @@ describe('DecisionLog', () => {
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 2 });
   });
 
+  it('an entry it cannot write at all is counted as dropped, and record() does not throw into the pipeline', async () => {
+    const signer = new AuditSigner();
+    const sink = new MemorySink();
+    const metrics = createMetrics({ defaults: false });
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => 'CERT', flushIntervalMs: 10_000, metrics });
+    expect(() => log.record({ ...entry(1), timestamp: Number.NaN })).not.toThrow();
+    log.record(entry(2));
+    await log.close();
+    expect(sink.text.match(/"type":"event"/g)).toHaveLength(1);
+    expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="dropped"} 1');
+  });
+
   it('drop-oldest: records the number of lost events in the chain', async () => {
     const signer = new AuditSigner();
     const pem = await certificate(signer);
