@@ -31,7 +31,7 @@ import {
   type AuditHeaderRecord,
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
-import { EventLines, type LinedEvent } from './event-lines.js';
+import { EventLines, PendingEvents, type LinedEvent } from './event-lines.js';
 import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts, type LoggedBundle } from './event-json.js';
 import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
@@ -157,7 +157,7 @@ export class DecisionLog {
   /** The last policy seen and its `bundles` member (policies change rarely). */
   #bundleOf: { policy: LoggedPolicy; bundle: LoggedBundle } | undefined;
   /** Events waiting for their batch: each one's JSON text, UTF-8; nothing of the request is kept. */
-  #pending: Buffer[] = [];
+  readonly #pending = new PendingEvents();
   /** Events whose input was erased whole since the last batch, and the last reason: reported once per batch. */
   #maskFailures = 0;
   #maskFailure = '';
@@ -242,7 +242,7 @@ export class DecisionLog {
       this.#options.logger?.error({ err: describeThrown(err) }, 'decision log event not written');
       return;
     }
-    this.#pending.push(Buffer.from(text, 'utf8'));
+    this.#pending.push(text);
     if (this.#overflow === 'drop-oldest' && this.buffered > this.#maxBuffered) this.#dropOldest();
     if (this.#pending.length >= this.#batchEvents) this.#schedule('full');
   }
@@ -257,7 +257,7 @@ export class DecisionLog {
       if (dropped > 0) this.#options.metrics?.decisionLogEvents.inc({ outcome: 'dropped' }, dropped);
     }
     if (excess > 0) {
-      const dropped = this.#pending.splice(0, excess).length;
+      const dropped = this.#pending.drop(excess);
       this.#droppedSinceFlush += dropped;
       this.#options.metrics?.decisionLogEvents.inc({ outcome: 'dropped' }, dropped);
     }
@@ -290,10 +290,10 @@ export class DecisionLog {
   async #flushNow(final: boolean, fullOnly: boolean): Promise<void> {
     while (this.#pending.length > 0 || this.#droppedSinceFlush > 0 || final) {
       if (fullOnly && this.#pending.length < this.#batchEvents && this.#droppedSinceFlush === 0) break;
-      const entries = this.#pending.splice(0, this.#batchEvents);
-      const isLast = final && this.#pending.length === 0;
-      if (entries.length === 0 && this.#droppedSinceFlush === 0 && !isLast) break;
-      const batch = this.#sign(entries, isLast);
+      const count = Math.min(this.#pending.length, this.#batchEvents);
+      const isLast = final && this.#pending.length === count;
+      if (count === 0 && this.#droppedSinceFlush === 0 && !isLast) break;
+      const batch = this.#sign(count, isLast);
       this.#options.metrics?.decisionLogBuffered.set(this.buffered);
       await Promise.all(
         this.#options.sinks.map(async (sink) => {
@@ -317,8 +317,8 @@ export class DecisionLog {
     while (this.#waiters.length > 0 && this.buffered < this.#maxBuffered) this.#waiters.shift()!();
   }
 
-  /** Chains and signs one batch. */
-  #sign(entries: readonly Buffer[], final: boolean): SignedBatch {
+  /** Chains and signs the oldest `count` waiting events (and an overflow event first, if some were dropped). */
+  #sign(count: number, final: boolean): SignedBatch {
     const prev = this.#head;
     const firstSeq = this.#seq + 1;
     const header: AuditHeaderRecord = {
@@ -332,8 +332,8 @@ export class DecisionLog {
       next_seq: firstSeq,
       prev,
     };
-    const lines = new EventLines(Math.ceil((entries.length + 1) * this.#bytesPerEvent * 1.25));
-    const push = (json: Buffer): void => {
+    const lines = new EventLines(Math.ceil((count + 1) * this.#bytesPerEvent * 1.25));
+    const push = (json: Uint8Array): void => {
       this.#seq += 1;
       this.#head = lines.append(this.#head, this.#seq, json);
     };
@@ -341,7 +341,7 @@ export class DecisionLog {
       push(Buffer.from(JSON.stringify({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } }), 'utf8'));
       this.#droppedSinceFlush = 0;
     }
-    for (const entry of entries) push(entry);
+    this.#pending.take(count, push);
     if (this.#maskFailures > 0) {
       // Counted and logged once per batch; the events themselves lost their whole input.
       this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, this.#maskFailures);

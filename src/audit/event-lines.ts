@@ -76,3 +76,81 @@ export class EventLines {
     this.#buf = grown;
   }
 }
+
+const PENDING_START_BYTES = 256 * 1024;
+/** A waiting-events buffer larger than this is let go once it empties (after a burst or a long sink outage). */
+const PENDING_KEEP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Events waiting for their batch: their JSON texts, UTF-8, back to back in
+ * one buffer that is reused from batch to batch. Encoding straight into it
+ * is one pass over the text; `Buffer.from` per event would measure the text
+ * first and allocate, and the garbage collector would have an object per
+ * waiting event to move.
+ */
+export class PendingEvents {
+  #buf = Buffer.allocUnsafe(PENDING_START_BYTES);
+  /** End offset of each waiting event, from index `#first`; an event starts where the one before it ends. */
+  #ends: number[] = [];
+  #first = 0;
+  /** Where the first waiting event starts, and where the next one goes. */
+  #start = 0;
+  #at = 0;
+
+  get length(): number {
+    return this.#ends.length - this.#first;
+  }
+
+  push(json: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    this.#reserve(json.length * 3);
+    this.#at += this.#buf.write(json, this.#at, 'utf8');
+    this.#ends.push(this.#at);
+  }
+
+  /** Forgets the oldest `n` events (drop-oldest); returns how many went. */
+  drop(n: number): number {
+    const k = Math.min(n, this.length);
+    if (k > 0) this.#start = this.#ends[this.#first + k - 1]!;
+    this.#first += k;
+    this.#settle();
+    return k;
+  }
+
+  /** Hands the oldest `n` events' bytes to `each`, in order, and forgets them; the bytes are valid only during the call. */
+  take(n: number, each: (json: Uint8Array) => void): void {
+    const k = Math.min(n, this.length);
+    for (let i = 0; i < k; i += 1) {
+      const end = this.#ends[this.#first]!;
+      each(this.#buf.subarray(this.#start, end));
+      this.#start = end;
+      this.#first += 1;
+    }
+    this.#settle();
+  }
+
+  /** Starts over at the front once nothing waits. */
+  #settle(): void {
+    if (this.length > 0) return;
+    this.#ends = [];
+    this.#first = 0;
+    this.#start = 0;
+    this.#at = 0;
+    if (this.#buf.length > PENDING_KEEP_BYTES) this.#buf = Buffer.allocUnsafe(PENDING_START_BYTES);
+  }
+
+  #reserve(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    // Move what still waits to the front (of a bigger buffer if that is not enough).
+    const waiting = this.#at - this.#start;
+    const target = waiting + n <= this.#buf.length && this.#start > 0 ? this.#buf : Buffer.allocUnsafe(Math.max(this.#buf.length * 2, waiting + n));
+    this.#buf.copy(target, 0, this.#start, this.#at);
+    const shift = this.#start;
+    const ends = this.#ends.slice(this.#first).map((end) => end - shift);
+    this.#buf = target;
+    this.#ends = ends;
+    this.#first = 0;
+    this.#start = 0;
+    this.#at = waiting;
+  }
+}

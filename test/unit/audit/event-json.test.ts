@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts } from '../../../src/audit/event-json.js';
-import { EventLines } from '../../../src/audit/event-lines.js';
+import { EventLines, PendingEvents } from '../../../src/audit/event-lines.js';
 import { captureInput, maskedHeadersOf, maskInput } from '../../../src/audit/mask.js';
 import type { Decision } from '../../../src/policy/decision.js';
 import { chainHash, genesisHash } from '../../../src/wire/audit-log.js';
@@ -109,6 +109,40 @@ describe('EventLines', () => {
       head = hash;
     }
     expect(lines.bytes().toString('utf8')).toBe(expected);
+  });
+});
+
+describe('PendingEvents', () => {
+  it('gives back each waiting text as UTF-8, oldest first, through drops, partial takes, compaction and growth', () => {
+    const pending = new PendingEvents();
+    const texts: string[] = [];
+    const taken: string[] = [];
+    const take = (n: number) => pending.take(n, (bytes) => taken.push(Buffer.from(bytes).toString('utf8')));
+    let next = 0;
+    const push = (n: number) => {
+      for (let i = 0; i < n; i += 1) {
+        // Sizes vary from a few bytes to 40 KB, ASCII and not, so the 256 KB buffer fills, compacts and grows.
+        const text = JSON.stringify({ n: next, s: (next % 3 === 0 ? 'é😀' : 'x').repeat((next * 7919) % 20_000) });
+        next += 1;
+        texts.push(text);
+        pending.push(text);
+      }
+    };
+    const expected: string[] = [];
+    push(10);
+    take(4);
+    expected.push(...texts.slice(0, 4));
+    expect(pending.drop(3)).toBe(3);
+    push(40);
+    take(20);
+    expected.push(...texts.slice(7, 27));
+    expect(pending.length).toBe(23);
+    expect(pending.drop(100)).toBe(23);
+    push(5);
+    take(99);
+    expected.push(...texts.slice(50, 55));
+    expect(pending.length).toBe(0);
+    expect(taken).toEqual(expected);
   });
 });
 
