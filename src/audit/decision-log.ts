@@ -1,11 +1,12 @@
 /**
  * The decision log the enclave signs (docs/audit.md). The pipeline hands
- * every finished request to `record` (one object push, nothing else); a
- * flush, at most every `flushIntervalMs` or when `batchEvents` are waiting,
- * turns them into OPA decision-log events with the input masked, chains them
+ * every finished request to `record` once its response is over; `record`
+ * turns it into an OPA decision-log event with the input masked and keeps
+ * only that event's JSON text. A flush, at most every `flushIntervalMs` or
+ * when `batchEvents` are waiting, chains the waiting events
  * (wire/audit-log.ts), signs the chain head once per batch with a key born
- * in this process, and hands the batch to the sinks (file, HTTP). Nothing on
- * the request path hashes, signs, serialises or touches the disk.
+ * in this process, and hands the batch to the sinks (file, HTTP). Nothing a
+ * request waits for hashes, signs, serialises or touches the disk.
  *
  * The buffer is bounded (`maxBufferedEvents`, counting events not yet handed
  * to every sink). When it is full, `overflow` decides: `drop-oldest` drops the
@@ -25,14 +26,14 @@ import {
   AUDIT_SIGNATURE_ALG,
   auditKeyDigest,
   batchMessage,
-  chainHash,
   genesisHash,
   type AuditBatchRecord,
-  type AuditEventRecord,
   type AuditHeaderRecord,
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
-import { maskInput, type MaskOptions } from './mask.js';
+import { EventLines, PendingEvents, type LinedEvent } from './event-lines.js';
+import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts, type LoggedBundle } from './event-json.js';
+import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
 /** What the pipeline knows about one finished request; built once in its account stage. */
 export interface DecisionLogEntry {
@@ -44,7 +45,7 @@ export interface DecisionLogEntry {
   readonly url: string;
   readonly address: string;
   readonly port: number;
-  /** The request policy's input, when the request got that far. Masked at flush, never logged whole. */
+  /** The request policy's input, when the request got that far. Masked and serialised at `record()`, never logged whole, not kept. */
   readonly input: RequestInput | undefined;
   /** The request decision, when the policy was asked. */
   readonly result: Decision | undefined;
@@ -62,9 +63,10 @@ export interface DecisionLogEntry {
 export interface SignedBatch {
   /** The header a file that starts with this batch gets. */
   readonly header: AuditHeaderRecord;
-  readonly events: readonly AuditEventRecord[];
-  /** The events' JSON lines, serialised once for every sink. */
-  readonly eventLines: readonly string[];
+  /** Each event's chain position and where its JSON text is in `lines`. */
+  readonly events: readonly LinedEvent[];
+  /** The `event` records, one JSON line each ending in "\n", UTF-8: what a file appends. */
+  readonly lines: Buffer;
   readonly batch: AuditBatchRecord;
 }
 
@@ -129,14 +131,6 @@ export class AuditSigner {
   }
 }
 
-/** "2026-12-04T13:00:00.123Z" → RFC 3339 with nanoseconds, as OPA writes timestamps. */
-function rfc3339Nanos(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 23)}000000Z`;
-}
-
-const round = (ms: number): number => Math.round(ms * 1e6);
-
 /** The policy in force, as an entry carries it: the engine, or what tests give in its place. */
 export interface LoggedPolicy {
   readonly revision: string;
@@ -147,71 +141,7 @@ export interface LoggedPolicy {
   evaluateLogMask?(event: Readonly<Record<string, unknown>>): { readonly pointers: readonly string[]; readonly failure?: string };
 }
 
-/**
- * The OPA decision-log event of one entry, masked in two steps: first the
- * built-in erasure, `decisionLog.mask` and the bundle's static pointers
- * (mask.ts); then the bundle's mask rule, given that event as its input
- * (OPA gives `data.system.log.mask` the event too), and its pointers
- * erased as well. The rule so never sees a body, a query or a credential.
- * `onMaskFailure` hears about a rule that failed (the whole input is then
- * erased).
- */
-function toEvent(entry: DecisionLogEntry, labels: Readonly<Record<string, string>>, mask: MaskOptions | undefined, onMaskFailure: (why: string) => void): Record<string, unknown> {
-  const input = entry.input ?? { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } };
-  const bundleMask = entry.policy?.logMask;
-  const masked = maskInput(
-    input as unknown as Record<string, unknown>,
-    bundleMask === undefined || bundleMask.length === 0 ? mask : { ...mask, extra: [...(mask?.extra ?? []), ...bundleMask] },
-  );
-  const result = entry.result;
-  const event: Record<string, unknown> = {
-    decision_id: randomUUID(),
-    labels,
-    path: 'enclave_gate/request/decision',
-    input: masked.input,
-    ...(result === undefined
-      ? {}
-      : {
-          result: {
-            allow: result.allow,
-            reasons: result.reasons,
-            ...(result.status === undefined ? {} : { status: result.status }),
-            ...(result.headers === undefined ? {} : { headers: result.headers }),
-            ...(result.rate_limit === undefined ? {} : { rate_limit: result.rate_limit }),
-            ...(result.failure === undefined ? {} : { failure: result.failure }),
-          },
-        }),
-    ...(masked.erased.length === 0 ? {} : { erased: masked.erased }),
-    requested_by: `${entry.address}:${entry.port}`,
-    timestamp: rfc3339Nanos(entry.timestamp),
-    ...(entry.policy === undefined ? {} : { bundles: { 'enclave-gate': { revision: entry.policy.revision, digest: `${entry.policy.digest.alg}:${entry.policy.digest.hex}` } } }),
-    metrics: { timer_rego_query_eval_ns: round(entry.policyMs), timer_server_handler_ns: round(entry.totalMs) },
-    // What the proxy did in the end, which the request decision alone does not say
-    // (a response withheld, a rate limit, an upstream failure).
-    enclave_gate: {
-      request_id: entry.requestId,
-      outcome: entry.outcome,
-      code: entry.code,
-      ...(entry.status === undefined ? {} : { status: entry.status }),
-      ...(entry.reasons === undefined || entry.reasons.length === 0 ? {} : { reasons: entry.reasons }),
-    },
-  };
-  if (entry.policy?.evaluateLogMask === undefined) return event;
-  const ruled = entry.policy.evaluateLogMask(event);
-  if (ruled.failure !== undefined) onMaskFailure(ruled.failure);
-  if (ruled.pointers.length === 0) return event;
-  let erased: string[];
-  if (ruled.pointers.includes('/input')) {
-    delete event['input'];
-    erased = [...masked.erased.filter((p) => !p.startsWith('/input/')), '/input'];
-  } else {
-    const more = maskInput(masked.input, { extra: ruled.pointers.filter((p) => !masked.erased.includes(p)) });
-    event['input'] = more.input;
-    erased = [...masked.erased, ...more.erased];
-  }
-  if (erased.length > 0) event['erased'] = erased;
-  return event;
-}
+const round = (ms: number): number => Math.round(ms * 1e6);
 
 /** The signed decision log of one proxy process. */
 export class DecisionLog {
@@ -222,13 +152,24 @@ export class DecisionLog {
   readonly #overflow: OverflowPolicy;
   readonly #blockTimeoutMs: number;
   readonly #labels: Readonly<Record<string, string>>;
-  #pending: DecisionLogEntry[] = [];
+  readonly #labelsJson: string;
+  readonly #maskedHeaders: MaskedHeaders;
+  /** The last policy seen and its `bundles` member (policies change rarely). */
+  #bundleOf: { policy: LoggedPolicy; bundle: LoggedBundle } | undefined;
+  /** Events waiting for their batch: each one's JSON text, UTF-8; nothing of the request is kept. */
+  readonly #pending = new PendingEvents();
+  /** Events whose input was erased whole since the last batch, and the last reason: reported once per batch. */
+  #maskFailures = 0;
+  #maskFailure = '';
+  /** Size of an `event` record in the last batch: how much room the next one's buffer starts with. */
+  #bytesPerEvent = 1536;
   /** Events dropped since the last flush (drop-oldest), recorded in the chain at the next flush. */
   #droppedSinceFlush = 0;
   #seq = 0;
   #head: string;
   #flushing: Promise<void> = Promise.resolve();
-  #flushScheduled = false;
+  /** A flush waiting for its turn of the event loop: of full batches only (`full`), or of everything waiting (`all`). */
+  #scheduled: 'full' | 'all' | undefined;
   #timer: NodeJS.Timeout | undefined;
   #waiters: (() => void)[] = [];
   #closed = false;
@@ -241,8 +182,10 @@ export class DecisionLog {
     this.#overflow = options.overflow ?? 'drop-oldest';
     this.#blockTimeoutMs = options.blockTimeoutMs ?? 5000;
     this.#labels = Object.freeze({ id: this.signer.instance, app: 'enclave-gate', ...(options.labels ?? {}) });
+    this.#labelsJson = JSON.stringify(this.#labels);
+    this.#maskedHeaders = maskedHeadersOf(options.mask);
     this.#head = genesisHash(this.signer.instance);
-    this.#timer = setInterval(() => this.#schedule(), options.flushIntervalMs ?? 1000);
+    this.#timer = setInterval(() => this.#schedule('all'), options.flushIntervalMs ?? 1000);
     this.#timer.unref();
   }
 
@@ -275,16 +218,33 @@ export class DecisionLog {
         resolve();
       };
       this.#waiters.push(onRoom);
-      this.#schedule();
+      this.#schedule('all');
     });
   }
 
-  /** Records a finished request. Cheap: one push; the work happens at flush. */
+  /**
+   * Records a finished request (the pipeline calls it once the response is
+   * over): masks the input and writes the event's JSON text, which is all
+   * that waits for the batch. Chaining, signing and writing happen at flush.
+   * Keeping text rather than the input means neither the body nor the
+   * request stays alive until then, and the garbage collector has one small
+   * buffer per waiting event to move instead of a graph of objects.
+   */
   record(entry: DecisionLogEntry): void {
     if (this.#closed) return;
-    this.#pending.push(entry);
+    let text: string;
+    try {
+      text = this.#eventText(entry);
+    } catch (err) {
+      // Only an entry the pipeline never builds (an invalid timestamp, a policy without a digest)
+      // gets here; it must not fail the request it accounts for. Counted and logged instead.
+      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'dropped' });
+      this.#options.logger?.error({ err: describeThrown(err) }, 'decision log event not written');
+      return;
+    }
+    this.#pending.push(text);
     if (this.#overflow === 'drop-oldest' && this.buffered > this.#maxBuffered) this.#dropOldest();
-    if (this.#pending.length >= this.#batchEvents) this.#schedule();
+    if (this.#pending.length >= this.#batchEvents) this.#schedule('full');
   }
 
   #dropOldest(): void {
@@ -297,33 +257,43 @@ export class DecisionLog {
       if (dropped > 0) this.#options.metrics?.decisionLogEvents.inc({ outcome: 'dropped' }, dropped);
     }
     if (excess > 0) {
-      const dropped = this.#pending.splice(0, excess).length;
+      const dropped = this.#pending.drop(excess);
       this.#droppedSinceFlush += dropped;
       this.#options.metrics?.decisionLogEvents.inc({ outcome: 'dropped' }, dropped);
     }
   }
 
-  #schedule(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
+  #schedule(what: 'full' | 'all'): void {
+    if (this.#scheduled === 'all' || this.#scheduled === what) return;
+    const first = this.#scheduled === undefined;
+    this.#scheduled = what;
+    if (!first) return;
     setImmediate(() => {
-      this.#flushScheduled = false;
-      void this.flush();
+      const fullOnly = this.#scheduled === 'full';
+      this.#scheduled = undefined;
+      this.#flushing = this.#flushing.then(() => this.#flushNow(false, fullOnly));
     });
   }
 
   /** Flushes what is waiting as one signed batch (or several of `batchEvents`). Serialised: one flush at a time. */
   flush(final = false): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#flushNow(final));
+    this.#flushing = this.#flushing.then(() => this.#flushNow(final, false));
     return this.#flushing;
   }
 
-  async #flushNow(final: boolean): Promise<void> {
+  /**
+   * `fullOnly` (a flush because a batch filled up): only full batches go, so
+   * the events that came in while a batch was being written wait for their
+   * own full batch (or the interval) instead of making a small batch, with
+   * its own signature and write, each time.
+   */
+  async #flushNow(final: boolean, fullOnly: boolean): Promise<void> {
     while (this.#pending.length > 0 || this.#droppedSinceFlush > 0 || final) {
-      const entries = this.#pending.splice(0, this.#batchEvents);
-      const isLast = final && this.#pending.length === 0;
-      if (entries.length === 0 && this.#droppedSinceFlush === 0 && !isLast) break;
-      const batch = this.#sign(entries, isLast);
+      if (fullOnly && this.#pending.length < this.#batchEvents && this.#droppedSinceFlush === 0) break;
+      const count = Math.min(this.#pending.length, this.#batchEvents);
+      const isLast = final && this.#pending.length === count;
+      if (count === 0 && this.#droppedSinceFlush === 0 && !isLast) break;
+      const batch = this.#sign(count, isLast);
       this.#options.metrics?.decisionLogBuffered.set(this.buffered);
       await Promise.all(
         this.#options.sinks.map(async (sink) => {
@@ -347,8 +317,8 @@ export class DecisionLog {
     while (this.#waiters.length > 0 && this.buffered < this.#maxBuffered) this.#waiters.shift()!();
   }
 
-  /** Chains and signs one batch. */
-  #sign(entries: readonly DecisionLogEntry[], final: boolean): SignedBatch {
+  /** Chains and signs the oldest `count` waiting events (and an overflow event first, if some were dropped). */
+  #sign(count: number, final: boolean): SignedBatch {
     const prev = this.#head;
     const firstSeq = this.#seq + 1;
     const header: AuditHeaderRecord = {
@@ -362,31 +332,21 @@ export class DecisionLog {
       next_seq: firstSeq,
       prev,
     };
-    const events: AuditEventRecord[] = [];
-    const eventLines: string[] = [];
-    const push = (event: Record<string, unknown>): void => {
-      const json = JSON.stringify(event);
+    const lines = new EventLines(Math.ceil((count + 1) * this.#bytesPerEvent * 1.25));
+    const push = (json: Uint8Array): void => {
       this.#seq += 1;
-      this.#head = chainHash(this.#head, this.#seq, json);
-      const record: AuditEventRecord = { type: 'event', seq: this.#seq, hash: this.#head, event };
-      events.push(record);
-      eventLines.push(`{"type":"event","seq":${this.#seq},"hash":"${this.#head}","event":${json}}`);
+      this.#head = lines.append(this.#head, this.#seq, json);
     };
     if (this.#droppedSinceFlush > 0) {
-      push({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } });
+      push(Buffer.from(JSON.stringify({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } }), 'utf8'));
       this.#droppedSinceFlush = 0;
     }
-    let maskFailures = 0;
-    let maskFailure = '';
-    const onMaskFailure = (why: string): void => {
-      maskFailures += 1;
-      maskFailure = why;
-    };
-    for (const entry of entries) push(toEvent(entry, this.#labels, this.#options.mask, onMaskFailure));
-    if (maskFailures > 0) {
+    this.#pending.take(count, push);
+    if (this.#maskFailures > 0) {
       // Counted and logged once per batch; the events themselves lost their whole input.
-      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, maskFailures);
-      this.#options.logger?.warn({ events: maskFailures, reason: maskFailure }, 'decision log mask rule failed; the whole input of those events was erased');
+      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, this.#maskFailures);
+      this.#options.logger?.warn({ events: this.#maskFailures, reason: this.#maskFailure }, 'decision log mask rule failed; the whole input of those events was erased');
+      this.#maskFailures = 0;
     }
     const unsigned = {
       instance: this.signer.instance,
@@ -398,7 +358,72 @@ export class DecisionLog {
       ...(final ? { final: true as const } : {}),
     };
     const sig = this.signer.sign(batchMessage(unsigned)).toString('base64');
-    return { header, events, eventLines, batch: { type: 'batch', ...unsigned, sig } };
+    const eventBytes = lines.bytes();
+    if (lines.events.length > 0) this.#bytesPerEvent = eventBytes.length / lines.events.length;
+    return { header, events: lines.events, lines: eventBytes, batch: { type: 'batch', ...unsigned, sig } };
+  }
+
+  /**
+   * The JSON text of an entry's event, masked in three steps: the built-in
+   * erasure (body, query, credential headers; mask.ts), `decisionLog.mask`
+   * and the bundle's static pointers; then the bundle's mask rule, given
+   * that event as its input (OPA gives `data.system.log.mask` the event too),
+   * and its pointers erased as well. The rule so never sees a body, a query
+   * or a credential. A rule that fails, or an input that does not serialise
+   * (never, by the input contract), costs the event its whole input.
+   */
+  #eventText(entry: DecisionLogEntry): string {
+    const policy = entry.policy;
+    const parts: { -readonly [K in keyof EventParts]: EventParts[K] } = {
+      decisionId: randomUUID(),
+      labelsJson: this.#labelsJson,
+      labels: this.#labels,
+      input: undefined,
+      result: entry.result,
+      erased: [],
+      requestedBy: `${entry.address}:${entry.port}`,
+      timestamp: rfc3339Nanos(entry.timestamp),
+      bundle: policy === undefined ? undefined : this.#bundle(policy),
+      policyNs: round(entry.policyMs),
+      totalNs: round(entry.totalMs),
+      requestId: entry.requestId,
+      outcome: entry.outcome,
+      code: entry.code,
+      status: entry.status,
+      reasons: entry.reasons,
+    };
+    try {
+      const { input, erased } =
+        entry.input === undefined
+          ? { input: { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } }, erased: [] }
+          : captureInput(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
+      const extra = this.#options.mask?.extra;
+      if (extra !== undefined && extra.length > 0) erasePointers(input, extra, erased);
+      if (policy?.logMask !== undefined && policy.logMask.length > 0) erasePointers(input, policy.logMask, erased);
+      parts.input = input;
+      parts.erased = erased;
+      if (policy?.evaluateLogMask !== undefined) {
+        const ruled = policy.evaluateLogMask(eventObject(parts));
+        if (ruled.failure !== undefined) this.#maskFailed(ruled.failure);
+        if (ruled.pointers.includes('/input')) return eventJson({ ...parts, input: undefined, erased: [...erased.filter((p) => !p.startsWith('/input/')), '/input'] });
+        // The rule has answered: the event it was given (which holds `input` and `erased`) is not read again.
+        if (ruled.pointers.length > 0) erasePointers(input, ruled.pointers, erased);
+      }
+      return eventJson(parts);
+    } catch (err) {
+      this.#maskFailed(`the event does not serialise (${describeThrown(err)})`);
+      return eventJson({ ...parts, input: undefined, erased: ['/input'] });
+    }
+  }
+
+  #maskFailed(why: string): void {
+    this.#maskFailures += 1;
+    this.#maskFailure = why;
+  }
+
+  #bundle(policy: LoggedPolicy): LoggedBundle {
+    if (this.#bundleOf?.policy !== policy) this.#bundleOf = { policy, bundle: loggedBundle(policy.revision, `${policy.digest.alg}:${policy.digest.hex}`) };
+    return this.#bundleOf.bundle;
   }
 
   /** Flushes everything with a final signed batch and closes the sinks (SIGTERM). */

@@ -57,8 +57,8 @@ export class FileSink implements DecisionLogSink {
     else await rm(path, { force: true });
   }
 
-  async #write(stream: WriteStream, text: string): Promise<void> {
-    if (!stream.write(text)) await once(stream, 'drain');
+  async #write(stream: WriteStream, data: string | Buffer): Promise<void> {
+    if (!stream.write(data)) await once(stream, 'drain');
   }
 
   async write(signed: SignedBatch): Promise<void> {
@@ -69,8 +69,8 @@ export class FileSink implements DecisionLogSink {
       this.#stream = undefined;
       throw error;
     }
-    const body = `${signed.eventLines.join('\n')}${signed.eventLines.length > 0 ? '\n' : ''}${JSON.stringify(signed.batch)}\n`;
-    const size = Buffer.byteLength(body);
+    const batchLine = `${JSON.stringify(signed.batch)}\n`;
+    const size = signed.lines.length + Buffer.byteLength(batchLine);
     if (this.#stream !== undefined && this.#bytes > 0 && this.#bytes + size > this.#options.maxBytes) {
       await this.#closeStream();
       await this.#shift();
@@ -86,7 +86,13 @@ export class FileSink implements DecisionLogSink {
       await this.#write(this.#stream, header);
     }
     this.#bytes += size;
-    await this.#write(this.#stream, body);
+    // One append: the events (already UTF-8) and the batch record, written together.
+    const stream = this.#stream;
+    stream.cork();
+    if (signed.lines.length > 0) stream.write(signed.lines);
+    const written = this.#write(stream, batchLine);
+    stream.uncork();
+    await written;
   }
 
   async #closeStream(): Promise<void> {

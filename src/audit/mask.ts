@@ -6,6 +6,11 @@
  * it either, and it can carry identifiers) and credential headers. PII findings stay: they hold a type and a location,
  * never the value. `extra` adds operator-chosen JSON pointers (e.g.
  * `/input/peer/jwt/email`).
+ *
+ * The work is split so the decision log can do the built-in part when a
+ * request finishes ({@link captureInput}: a shallow copy without the body, so
+ * the log never keeps the body or the request alive until its flush) and the
+ * pointers later, at flush ({@link erasePointers}).
  */
 
 /** Settings of {@link maskInput}. */
@@ -19,6 +24,24 @@ export interface MaskOptions {
 /** Headers that carry credentials; never logged. */
 const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'x-api-key'];
 
+/** The header names a log erases, worked out once per log (see {@link maskedHeadersOf}). */
+export interface MaskedHeaders {
+  /** In the order their pointers are listed in `erased`. */
+  readonly names: readonly string[];
+  readonly set: ReadonlySet<string>;
+  /** `/input/headers/<name>`, JSON-pointer escaped, by name. */
+  readonly pointers: ReadonlyMap<string, string>;
+}
+
+export function maskedHeadersOf(options: MaskOptions | undefined): MaskedHeaders {
+  const names = [...new Set([...CREDENTIAL_HEADERS, ...(options?.headers ?? [])])];
+  return {
+    names,
+    set: new Set(names),
+    pointers: new Map(names.map((name) => [name, `/input/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`])),
+  };
+}
+
 function unescape(token: string): string {
   return token.replace(/~1/g, '/').replace(/~0/g, '~');
 }
@@ -30,7 +53,7 @@ function erase(root: Record<string, unknown>, tokens: readonly string[]): boolea
     if (typeof node !== 'object' || node === null) return false;
     const next = (node as Record<string, unknown>)[tokens[i]!];
     if (typeof next !== 'object' || next === null) return false;
-    // Copy each level before changing it: the input object is shared with the pipeline.
+    // Copy each level before changing it: below the top, objects are shared with the pipeline.
     const copy = Array.isArray(next) ? [...(next as unknown[])] : { ...(next as Record<string, unknown>) };
     (node as Record<string, unknown>)[tokens[i]!] = copy;
     node = copy;
@@ -41,32 +64,74 @@ function erase(root: Record<string, unknown>, tokens: readonly string[]): boolea
   return true;
 }
 
-/** A masked copy of `input` and the pointers erased from it (OPA's `erased`). */
-export function maskInput(input: Readonly<Record<string, unknown>>, options: MaskOptions = {}): { input: Record<string, unknown>; erased: string[] } {
-  const out: Record<string, unknown> = { ...input };
-  const erased: string[] = [];
-  for (const key of ['body', 'query', 'parsed_query']) {
-    if (!(key in out)) continue;
-    const value = out[key];
-    delete out[key];
-    // An empty query is not worth a mention.
-    if (key === 'body' || (key === 'query' && value !== '') || (key === 'parsed_query' && Object.keys(value as object).length > 0)) erased.push(`/input/${key}`);
-  }
-  const headers = out['headers'];
-  if (typeof headers === 'object' && headers !== null) {
-    const copy = { ...(headers as Record<string, unknown>) };
-    for (const name of [...CREDENTIAL_HEADERS, ...(options.headers ?? [])]) {
-      if (name in copy) {
-        delete copy[name];
-        erased.push(`/input/headers/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+/**
+ * The input without the body, the query and the erased headers, as a new
+ * top-level object (members below it are shared with `input`, never
+ * changed), and the pointers erased, in the order OPA's `erased` lists them.
+ * Each member is read once, so a lazy getter of the input runs at most once;
+ * `parsed_query` is not read at all when `query` is empty (it is then empty too).
+ */
+export function captureInput(input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): { input: Record<string, unknown>; erased: string[] } {
+  const out: Record<string, unknown> = {};
+  let body = false;
+  let query = false;
+  let parsedQuery = false;
+  let erasedHeaders: string[] | undefined;
+  for (const key of Object.keys(input)) {
+    if (key === 'body') {
+      body = true;
+    } else if (key === 'query') {
+      query = input[key] !== '';
+    } else if (key === 'parsed_query') {
+      // An empty query is not worth a mention.
+      parsedQuery = input['query'] !== '' && Object.keys(input[key] as object).length > 0;
+    } else if (key === 'headers') {
+      const value = input[key];
+      if (typeof value !== 'object' || value === null) {
+        out[key] = value;
+        continue;
       }
+      const copy: Record<string, unknown> = {};
+      for (const name of Object.keys(value)) {
+        if (headers.set.has(name)) (erasedHeaders ??= []).push(name);
+        else copy[name] = (value as Record<string, unknown>)[name];
+      }
+      out[key] = copy;
+    } else {
+      out[key] = input[key];
     }
-    out['headers'] = copy;
   }
-  for (const pointer of options.extra ?? []) {
-    if (!pointer.startsWith('/input/')) continue;
-    const tokens = pointer.slice('/input/'.length).split('/').map(unescape);
-    if (erase(out, tokens)) erased.push(pointer);
+  const erased: string[] = [];
+  if (body) erased.push('/input/body');
+  if (query) erased.push('/input/query');
+  if (parsedQuery) erased.push('/input/parsed_query');
+  if (erasedHeaders !== undefined) {
+    for (const name of headers.names) if (erasedHeaders.includes(name)) erased.push(headers.pointers.get(name)!);
   }
   return { input: out, erased };
+}
+
+/**
+ * Erases `pointers` (each `/input/…`) from `input`, whose top level the
+ * caller owns; deeper levels are copied before they change. Appends those
+ * that erased something to `erased`; returns how many did.
+ */
+export function erasePointers(input: Record<string, unknown>, pointers: readonly string[], erased: string[]): number {
+  let n = 0;
+  for (const pointer of pointers) {
+    if (!pointer.startsWith('/input/') || erased.includes(pointer)) continue;
+    const tokens = pointer.slice('/input/'.length).split('/').map(unescape);
+    if (erase(input, tokens)) {
+      erased.push(pointer);
+      n += 1;
+    }
+  }
+  return n;
+}
+
+/** A masked copy of `input` and the pointers erased from it (OPA's `erased`). */
+export function maskInput(input: Readonly<Record<string, unknown>>, options: MaskOptions = {}): { input: Record<string, unknown>; erased: string[] } {
+  const masked = captureInput(input, maskedHeadersOf(options));
+  erasePointers(masked.input, options.extra ?? [], masked.erased);
+  return masked;
 }

@@ -37,7 +37,7 @@ class MemorySink implements DecisionLogSink {
   async write(batch: SignedBatch): Promise<void> {
     if (this.hold !== undefined) await this.hold;
     if (this.text === '') this.text = `${JSON.stringify(batch.header)}\n`;
-    this.text += batch.eventLines.map((l) => `${l}\n`).join('') + `${JSON.stringify(batch.batch)}\n`;
+    this.text += batch.lines.toString('utf8') + `${JSON.stringify(batch.batch)}\n`;
   }
   async close(): Promise<void> {}
 }
@@ -112,6 +112,70 @@ describe('DecisionLog', () => {
     expect(admitted).toBe(true);
     await log.close();
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 2, closed: true });
+  });
+
+  it('a full batch is flushed alone: events that finish while it is written wait for their own batch', async () => {
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const sink = new MemorySink();
+    const batches: number[] = [];
+    const write = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      batches.push(batch.events.length);
+      await write(batch);
+    };
+    let release!: () => void;
+    sink.hold = new Promise((r) => (release = r));
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 4, flushIntervalMs: 10_000 });
+    for (let n = 1; n <= 4; n += 1) log.record(entry(n));
+    await new Promise((r) => setImmediate(r));
+    // The first batch is being written; two more requests finish meanwhile.
+    log.record(entry(5));
+    log.record(entry(6));
+    release();
+    sink.hold = undefined;
+    await new Promise((r) => setTimeout(r, 20));
+    expect(batches).toEqual([4]);
+    expect(log.buffered).toBe(2);
+    // The interval (or shutdown) takes what is left.
+    await log.close();
+    expect(batches).toEqual([4, 2]);
+    expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 6, closed: true });
+  });
+
+  it('an input that does not serialise costs its event the input, not the request or the log', async () => {
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const sink = new MemorySink();
+    const metrics = createMetrics({ defaults: false });
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, flushIntervalMs: 10_000, metrics });
+    const odd = { request_id: 'r', method: 'GET', path: '/x', headers: { accept: '*/*' }, peer: { address: '::1', port: 1 }, body_size: 10n } as unknown as RequestInput;
+    expect(() => log.record({ ...entry(1), input: odd })).not.toThrow();
+    log.record(entry(2));
+    await log.close();
+    const events = sink.text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown> })
+      .filter((r) => r.type === 'event')
+      .map((r) => r.event!);
+    expect(events[0]).not.toHaveProperty('input');
+    expect(events[0]).toMatchObject({ erased: ['/input'], enclave_gate: { request_id: 'r1', outcome: 'allow' } });
+    expect(events[1]).toMatchObject({ input: { method: 'POST', path: '/v1/chat/completions' } });
+    expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="mask_failed"} 1');
+    expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 2 });
+  });
+
+  it('an entry it cannot write at all is counted as dropped, and record() does not throw into the pipeline', async () => {
+    const signer = new AuditSigner();
+    const sink = new MemorySink();
+    const metrics = createMetrics({ defaults: false });
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => 'CERT', flushIntervalMs: 10_000, metrics });
+    expect(() => log.record({ ...entry(1), timestamp: Number.NaN })).not.toThrow();
+    log.record(entry(2));
+    await log.close();
+    expect(sink.text.match(/"type":"event"/g)).toHaveLength(1);
+    expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="dropped"} 1');
   });
 
   it('drop-oldest: records the number of lost events in the chain', async () => {

@@ -1,0 +1,156 @@
+/**
+ * The `event` records of one batch (docs/audit.md, "File format"), written
+ * into one buffer as they are chained: each event's JSON text (UTF-8, as
+ * `record()` encoded it) is copied in, hashed from those bytes, and the
+ * buffer is what the file sink appends. No line strings are built, joined,
+ * measured and encoded again.
+ *
+ * The chain hash is wire/audit-log.ts `chainHash`: SHA-256 over
+ * `prev "\n" seq "\n"` and the event's text. The record's head
+ * (`{"type":"event","seq":N,"hash":"<64 hex>","event":`) is longer than that
+ * prefix, so the prefix is written into the head's place, right before the
+ * event's bytes, hashed together with them in one call, and then
+ * overwritten by the head, which holds the hash.
+ */
+import { hash } from 'node:crypto';
+
+/** Where an event record is in the batch's bytes. */
+export interface LinedEvent {
+  readonly seq: number;
+  /** Chain hash after this event, hex. */
+  readonly hash: string;
+  /** Byte offsets of the event's JSON text (what the hash covers) in {@link EventLines.bytes}. */
+  readonly start: number;
+  readonly end: number;
+}
+
+const HEAD_WITHOUT_SEQ_AND_HASH = '{"type":"event","seq":,"hash":"","event":'.length;
+const HASH_HEX = 64;
+const CLOSE_BRACE = 0x7d;
+const NEWLINE = 0x0a;
+
+export class EventLines {
+  readonly events: LinedEvent[] = [];
+  #buf: Buffer;
+  #at = 0;
+
+  /** `bytes`: the expected size; the buffer grows when needed. */
+  constructor(bytes: number) {
+    this.#buf = Buffer.allocUnsafe(Math.max(bytes, 1024));
+  }
+
+  /** Appends the record of event `seq` with JSON text `json` (UTF-8), chained on hash `prev` (64 hex digits); returns its hash. */
+  append(prev: string, seq: number, json: Uint8Array): string {
+    // The prefix written into the head's room below fits only for a 64-digit previous hash (SHA-256, hex).
+    if (prev.length !== HASH_HEX) throw new Error(`decision log chain: previous hash of ${prev.length} characters`);
+    const seqText = String(seq);
+    const headLength = HEAD_WITHOUT_SEQ_AND_HASH + seqText.length + HASH_HEX;
+    this.#reserve(headLength + json.length + 2);
+    const buf = this.#buf;
+    const start = this.#at;
+    const jsonStart = start + headLength;
+    buf.set(json, jsonStart);
+    const jsonEnd = jsonStart + json.length;
+    // Both the previous hash and the sequence number are ASCII: one byte per character.
+    const prefix = `${prev}\n${seqText}\n`;
+    const prefixStart = jsonStart - prefix.length;
+    buf.write(prefix, prefixStart, 'latin1');
+    const digest = hash('sha256', buf.subarray(prefixStart, jsonEnd), 'hex');
+    buf.write(`{"type":"event","seq":${seqText},"hash":"${digest}","event":`, start, 'latin1');
+    this.events.push({ seq, hash: digest, start: jsonStart, end: jsonEnd });
+    buf[jsonEnd] = CLOSE_BRACE;
+    buf[jsonEnd + 1] = NEWLINE;
+    this.#at = jsonEnd + 2;
+    return digest;
+  }
+
+  /** The records so far, one per line, each ending in "\n". */
+  bytes(): Buffer {
+    return this.#buf.subarray(0, this.#at);
+  }
+
+  #reserve(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#at + n));
+    this.#buf.copy(grown, 0, 0, this.#at);
+    this.#buf = grown;
+  }
+}
+
+const PENDING_START_BYTES = 256 * 1024;
+/** A waiting-events buffer larger than this is let go once it empties (after a burst or a long sink outage). */
+const PENDING_KEEP_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Events waiting for their batch: their JSON texts, UTF-8, back to back in
+ * one buffer that is reused from batch to batch. Encoding straight into it
+ * is one pass over the text; `Buffer.from` per event would measure the text
+ * first and allocate, and the garbage collector would have an object per
+ * waiting event to move.
+ */
+export class PendingEvents {
+  #buf = Buffer.allocUnsafe(PENDING_START_BYTES);
+  /** End offset of each waiting event, from index `#first`; an event starts where the one before it ends. */
+  #ends: number[] = [];
+  #first = 0;
+  /** Where the first waiting event starts, and where the next one goes. */
+  #start = 0;
+  #at = 0;
+
+  get length(): number {
+    return this.#ends.length - this.#first;
+  }
+
+  push(json: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    this.#reserve(json.length * 3);
+    this.#at += this.#buf.write(json, this.#at, 'utf8');
+    this.#ends.push(this.#at);
+  }
+
+  /** Forgets the oldest `n` events (drop-oldest); returns how many went. */
+  drop(n: number): number {
+    const k = Math.min(n, this.length);
+    if (k > 0) this.#start = this.#ends[this.#first + k - 1]!;
+    this.#first += k;
+    this.#settle();
+    return k;
+  }
+
+  /** Hands the oldest `n` events' bytes to `each`, in order, and forgets them; the bytes are valid only during the call. */
+  take(n: number, each: (json: Uint8Array) => void): void {
+    const k = Math.min(n, this.length);
+    for (let i = 0; i < k; i += 1) {
+      const end = this.#ends[this.#first]!;
+      each(this.#buf.subarray(this.#start, end));
+      this.#start = end;
+      this.#first += 1;
+    }
+    this.#settle();
+  }
+
+  /** Starts over at the front once nothing waits. */
+  #settle(): void {
+    if (this.length > 0) return;
+    this.#ends = [];
+    this.#first = 0;
+    this.#start = 0;
+    this.#at = 0;
+    if (this.#buf.length > PENDING_KEEP_BYTES) this.#buf = Buffer.allocUnsafe(PENDING_START_BYTES);
+  }
+
+  #reserve(n: number): void {
+    if (this.#at + n <= this.#buf.length) return;
+    // Move what still waits to the front (of a bigger buffer if that is not enough).
+    const waiting = this.#at - this.#start;
+    const target = waiting + n <= this.#buf.length && this.#start > 0 ? this.#buf : Buffer.allocUnsafe(Math.max(this.#buf.length * 2, waiting + n));
+    this.#buf.copy(target, 0, this.#start, this.#at);
+    const shift = this.#start;
+    const ends = this.#ends.slice(this.#first).map((end) => end - shift);
+    this.#buf = target;
+    this.#ends = ends;
+    this.#first = 0;
+    this.#start = 0;
+    this.#at = waiting;
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * The decision log's hand-written serialisation (src/audit/event-json.ts,
+ * event-lines.ts, mask.ts captureInput) against the plain ways of doing the
+ * same: `JSON.stringify` of the event object, the verifier's re-serialisation
+ * of a parsed event, wire/audit-log.ts `chainHash` over the event text, and
+ * `maskInput`.
+ */
+import { describe, expect, it } from 'vitest';
+import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts } from '../../../src/audit/event-json.js';
+import { EventLines, PendingEvents } from '../../../src/audit/event-lines.js';
+import { captureInput, maskedHeadersOf, maskInput } from '../../../src/audit/mask.js';
+import type { Decision } from '../../../src/policy/decision.js';
+import { chainHash, genesisHash } from '../../../src/wire/audit-log.js';
+
+const labels = Object.freeze({ id: 'i-1', app: 'enclave-gate', team: 'risk "ops"' });
+const base: EventParts = {
+  decisionId: '9b3c7e58-4c1e-4f7e-9d61-0d0c8c1f1a2b',
+  labelsJson: JSON.stringify(labels),
+  labels,
+  input: { method: 'GET', path: '/v1/models', peer: { address: '10.0.0.7', port: 50000 } },
+  result: undefined,
+  erased: [],
+  requestedBy: '10.0.0.7:50000',
+  timestamp: '2026-12-04T13:02:11.123000000Z',
+  bundle: undefined,
+  policyNs: 21000,
+  totalNs: 1830000,
+  requestId: 'r-1',
+  outcome: 'allow',
+  code: 'ok',
+  status: undefined,
+  reasons: undefined,
+};
+
+const tls = Object.freeze({ protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', alpn: null, servername: 'localhost' });
+const connectionPeer = Object.freeze({ address: '::1', port: 443, tls });
+const claims = Object.freeze({ sub: 'ann', party: 'bank-a', roles: Object.freeze(['a', 'b']), note: 'line\nbreak "quoted" \u2028 \ud800 é 😀' });
+const denied: Decision = Object.freeze({
+  allow: false,
+  reasons: Object.freeze(['rate_limited']),
+  status: 429,
+  headers: Object.freeze({ 'retry-after': '1' }),
+  rate_limit: { key: 'bank-a', limit: 10, remaining: 0, reset_seconds: 1 } as unknown as Decision['rate_limit'],
+  failure: 'error',
+} as Decision);
+
+const cases: [string, Partial<EventParts>][] = [
+  ['a minimal event', {}],
+  ['a full event', { result: denied, erased: ['/input/body', '/input/headers/authorization'], bundle: loggedBundle('r1', 'sha-384:00'), status: 429, reasons: ['rate_limited'] }],
+  ['an allowed event with an empty reasons list', { result: { allow: true, reasons: [] }, status: 200, reasons: [] }],
+  ['no input (erased whole by the mask rule)', { input: undefined, erased: ['/input'] }],
+  ['non-finite timings', { policyNs: Number.NaN, totalNs: Number.POSITIVE_INFINITY }],
+  ['escapes and non-ASCII text in every string', { requestId: 'r "1"\t\u0000', code: 'é', input: { path: '/ü/"x"', headers: { 'user-agent': 'a\\b\u007f' }, peer: { address: '::1', port: 1, jwt: claims } } }],
+  ['the connection peer, frozen, shared by events', { input: { method: 'GET', peer: connectionPeer } }],
+  ['the connection peer merged with JWT claims (an open object of frozen parts)', { input: { method: 'GET', peer: { ...connectionPeer, jwt: claims } } }],
+  ['members JSON drops (undefined, functions) and arrays with holes', { input: { a: undefined, f: () => 1, list: [1, undefined, 3], nested: { u: undefined }, peer: { x: undefined, tls } } }],
+  ['large integers and negative zero', { input: { n: 2 ** 60, z: -0, e: 1e-7 }, status: 0 }],
+];
+
+describe('eventJson', () => {
+  it.each(cases)('is JSON.stringify of the event object, and what the verifier re-serialises: %s', (_, change) => {
+    const parts = { ...base, ...change };
+    const json = eventJson(parts);
+    expect(json).toBe(JSON.stringify(eventObject(parts)));
+    expect(JSON.stringify(JSON.parse(json))).toBe(json);
+    // Twice: the second time frozen members come from memory.
+    expect(eventJson(parts)).toBe(json);
+  });
+
+  it('keeps OPA’s member order and names', () => {
+    const parts = { ...base, ...cases[1]![1] };
+    expect(Object.keys(JSON.parse(eventJson(parts)) as object)).toEqual(['decision_id', 'labels', 'path', 'input', 'result', 'erased', 'requested_by', 'timestamp', 'bundles', 'metrics', 'enclave_gate']);
+    expect(JSON.parse(eventJson(parts))).toMatchObject({ path: 'enclave_gate/request/decision', bundles: { 'enclave-gate': { revision: 'r1', digest: 'sha-384:00' } }, metrics: { timer_rego_query_eval_ns: 21000 } });
+  });
+
+  it('does not reuse the text of a frozen object whose insides can still change', () => {
+    const inner = { sub: 'ann' };
+    const peer = Object.freeze({ address: '::1', port: 1, jwt: inner });
+    const parts = { ...base, input: { peer } };
+    expect(eventJson(parts)).toContain('"sub":"ann"');
+    inner.sub = 'bob';
+    expect(eventJson(parts)).toContain('"sub":"bob"');
+    expect(eventJson(parts)).toBe(JSON.stringify(eventObject(parts)));
+  });
+});
+
+describe('rfc3339Nanos', () => {
+  it('writes OPA’s nanosecond timestamps, the same for the same millisecond', () => {
+    const ms = Date.UTC(2026, 11, 4, 13, 2, 11, 123);
+    expect(rfc3339Nanos(ms)).toBe('2026-12-04T13:02:11.123000000Z');
+    expect(rfc3339Nanos(ms)).toBe('2026-12-04T13:02:11.123000000Z');
+    expect(rfc3339Nanos(ms + 1)).toBe('2026-12-04T13:02:11.124000000Z');
+    expect(rfc3339Nanos(ms)).toBe('2026-12-04T13:02:11.123000000Z');
+  });
+});
+
+describe('EventLines', () => {
+  it('writes each event record as the file format has it, with the chain hash of its exact text', () => {
+    const texts = ['{"a":1}', JSON.stringify({ s: 'é😀\u2028"\\', n: [1, 2] }), JSON.stringify({ big: 'x'.repeat(5000) }), JSON.stringify({ z: 'ü'.repeat(3000) })];
+    // A small first buffer, so it has to grow along the way.
+    const lines = new EventLines(16);
+    let head = genesisHash('i-1');
+    let expected = '';
+    for (const [i, text] of texts.entries()) {
+      const seq = 1_000 + i;
+      const hash = lines.append(head, seq, Buffer.from(text, 'utf8'));
+      expect(hash).toBe(chainHash(head, seq, text));
+      expected += `${JSON.stringify({ type: 'event', seq, hash, event: JSON.parse(text) as unknown })}\n`;
+      head = hash;
+    }
+    expect(lines.bytes().toString('utf8')).toBe(expected);
+  });
+});
+
+describe('PendingEvents', () => {
+  it('gives back each waiting text as UTF-8, oldest first, through drops, partial takes, compaction and growth', () => {
+    const pending = new PendingEvents();
+    const texts: string[] = [];
+    const taken: string[] = [];
+    const take = (n: number) => pending.take(n, (bytes) => taken.push(Buffer.from(bytes).toString('utf8')));
+    let next = 0;
+    const push = (n: number) => {
+      for (let i = 0; i < n; i += 1) {
+        // Sizes vary from a few bytes to 40 KB, ASCII and not, so the 256 KB buffer fills, compacts and grows.
+        const text = JSON.stringify({ n: next, s: (next % 3 === 0 ? 'é😀' : 'x').repeat((next * 7919) % 20_000) });
+        next += 1;
+        texts.push(text);
+        pending.push(text);
+      }
+    };
+    const expected: string[] = [];
+    push(10);
+    take(4);
+    expected.push(...texts.slice(0, 4));
+    expect(pending.drop(3)).toBe(3);
+    push(40);
+    take(20);
+    expected.push(...texts.slice(7, 27));
+    expect(pending.length).toBe(23);
+    expect(pending.drop(100)).toBe(23);
+    push(5);
+    take(99);
+    expected.push(...texts.slice(50, 55));
+    expect(pending.length).toBe(0);
+    expect(taken).toEqual(expected);
+  });
+});
+
+describe('captureInput', () => {
+  it('erases what maskInput erases, in the same order, reading each lazy member at most once', () => {
+    const reads: Record<string, number> = {};
+    const counted = <T>(name: string, value: T) => () => {
+      reads[name] = (reads[name] ?? 0) + 1;
+      return value;
+    };
+    const make = (query: string) => {
+      const input = {
+        request_id: 'r',
+        method: 'POST',
+        path: '/v1/x',
+        query,
+        body: { secret: 1 },
+        body_size: 12,
+        peer: { address: '::1', port: 1, jwt: { sub: 'a', email: 'a@b.c' } },
+      };
+      Object.defineProperty(input, 'parsed_path', { get: counted('parsed_path', ['v1', 'x']), enumerable: true });
+      Object.defineProperty(input, 'parsed_query', { get: counted('parsed_query', query === '' ? {} : { q: ['1'] }), enumerable: true });
+      Object.defineProperty(input, 'headers', { get: counted('headers', { authorization: 'Bearer t', 'x-key': 'k', accept: '*/*', cookie: 'c' }), enumerable: true });
+      return input as Record<string, unknown>;
+    };
+    const options = { headers: ['x-key'] };
+    const withQuery = captureInput(make('q=1'), maskedHeadersOf(options));
+    expect(withQuery.input).toEqual({ request_id: 'r', method: 'POST', path: '/v1/x', body_size: 12, peer: { address: '::1', port: 1, jwt: { sub: 'a', email: 'a@b.c' } }, parsed_path: ['v1', 'x'], headers: { accept: '*/*' } });
+    expect(withQuery.erased).toEqual(maskInput(make('q=1'), options).erased);
+    expect(withQuery.erased).toEqual(['/input/body', '/input/query', '/input/parsed_query', '/input/headers/authorization', '/input/headers/cookie', '/input/headers/x-key']);
+    for (const key of Object.keys(reads)) delete reads[key];
+    const noQuery = captureInput(make(''), maskedHeadersOf(options));
+    expect(noQuery.erased).toEqual(['/input/body', '/input/headers/authorization', '/input/headers/cookie', '/input/headers/x-key']);
+    expect(reads).toEqual({ parsed_path: 1, headers: 1 });
+  });
+});
