@@ -400,8 +400,9 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
     totalDuration.observe(totalMs / 1000);
     policyDuration.observe(ex.policyMs / 1000);
     if (ex.upstreamMs !== undefined) upstreamDuration.observe(ex.upstreamMs / 1000);
-    // The decision log: one object handed over; masking, hashing, signing and
-    // writing happen later, in batches, off this path (audit/decision-log.ts).
+    // The decision log: the event is masked and written to text here, once the
+    // answer has gone out; chaining, signing and the append happen later, in
+    // batches (audit/decision-log.ts).
     if (deps.decisionLog !== undefined && ex.code !== 'EG_DECISION_LOG_UNAVAILABLE') {
       deps.decisionLog.record({
         requestId: ex.id,
