@@ -68,7 +68,7 @@ function erase(root: Record<string, unknown>, tokens: readonly string[]): boolea
  * The input without the body, the query and the erased headers, as a new
  * top-level object (members below it are shared with `input`, never
  * changed), and the pointers erased, in the order OPA's `erased` lists them.
- * Each member is read once, so a lazy getter of the input runs at most once;
+ * Each member is read once (a getter on the input runs at most once);
  * `parsed_query` is not read at all when `query` is empty (it is then empty too).
  */
 export function captureInput(input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): { input: Record<string, unknown>; erased: string[] } {

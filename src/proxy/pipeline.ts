@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { pipeline as pipe } from 'node:stream/promises';
 import { errors, type Dispatcher } from 'undici';
 import { EnclaveGateError, describeThrown, type ErrorCode } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
+import { accessLogWriter, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Decision } from '../policy/decision.js';
 import type { PolicyEngine } from '../policy/engine.js';
@@ -153,6 +153,8 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
   const outcomeOf = (decision: Decision): 'allow' | 'deny' | 'failure' => (decision.failure ? 'failure' : decision.allow ? 'allow' : 'deny');
   const allowedRequests = metrics.requests.child({ decision: 'allow', code: 'ok' });
   const rateLimiter = deps.rateLimiter ?? new RateLimiter({ metrics });
+  // The access log: one line per request, built without pino's per-call work (observability/logger.ts).
+  const writeAccessLog = accessLogWriter(logger);
 
   // Findings are counted by type (a bounded set of detector names), never by value.
   const countPii = <T extends readonly { readonly type: string }[]>(direction: 'request' | 'response' | 'stream', findings: T): T => {
@@ -423,22 +425,20 @@ export function createPipeline(deps: PipelineDeps): (req: IncomingMessage, res: 
       });
     }
     if (logger.isLevelEnabled('info')) {
-      const path = (ex.req.url ?? '/').split('?', 1)[0];
-      logger.info(
-        {
-          request_id: ex.id,
-          method: ex.req.method,
-          path,
-          status: ex.status,
-          decision: ex.decision,
-          code: ex.code,
-          ...(ex.reasons && ex.reasons.length > 0 ? { reasons: ex.reasons } : {}),
-          duration_ms: Math.round(totalMs * 1000) / 1000,
-          policy_ms: Math.round(ex.policyMs * 1000) / 1000,
-          ...(ex.upstreamMs === undefined ? {} : { upstream_ms: Math.round(ex.upstreamMs * 1000) / 1000 }),
-        },
-        'request',
-      );
+      const url = ex.req.url ?? '/';
+      const q = url.indexOf('?');
+      writeAccessLog({
+        request_id: ex.id,
+        method: ex.req.method,
+        path: q === -1 ? url : url.slice(0, q),
+        status: ex.status,
+        decision: ex.decision,
+        code: ex.code,
+        ...(ex.reasons && ex.reasons.length > 0 ? { reasons: ex.reasons } : {}),
+        duration_ms: Math.round(totalMs * 1000) / 1000,
+        policy_ms: Math.round(ex.policyMs * 1000) / 1000,
+        ...(ex.upstreamMs === undefined ? {} : { upstream_ms: Math.round(ex.upstreamMs * 1000) / 1000 }),
+      });
     }
   };
 

@@ -83,7 +83,7 @@ export async function runWorker(): Promise<void> {
   // drain, so a worker waits for its `shutdown` message instead.
   process.on('SIGINT', () => undefined);
   const { config, bundle } = await awaitStart();
-  const logger: Logger = createLogger(config.log.level).child({ worker: id });
+  const logger: Logger = createLogger(config.log.level, undefined, { worker: id });
   const metrics = createMetrics();
   let gateway: Gateway | undefined;
   const source = primaryBundleSource(bundle, () => (gateway === undefined ? '' : digestOf(gateway)));
