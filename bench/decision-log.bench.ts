@@ -4,9 +4,8 @@
  * serialise) and the flush it leads to (hash chain, one Ed25519 signature
  * per batch, one append to a file), amortised per event, less what building
  * the inputs costs without a log; the median of 5 rounds. Inputs are built the way the proxy builds them
- * (src/proxy/input.ts: lazy getters for the parsed path, the query and the
- * header copy, the peer worked out once per connection and the caller's JWT
- * claims merged in): a header-only GET and a POST whose 16 KiB body the mask
+ * (src/proxy/input.ts: the parsed path, query and header copy, the peer
+ * worked out once per connection and the caller's JWT claims merged in): a header-only GET and a POST whose 16 KiB body the mask
  * erases (with PII findings). Records come in bursts of 16 with the event
  * loop turning in between, as requests finish in the proxy, so a batch is
  * flushed when 256 are waiting rather than all at the end. The last rows
