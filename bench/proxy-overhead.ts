@@ -199,15 +199,17 @@ async function main(): Promise<void> {
     const samples = new Map<string, LoadSample[]>();
     const latency = new Map<string, { p50: number[]; p99: number[]; errors: number }>();
     for (let round = 0; round < ROUNDS; round++) {
+      // Each round starts with another target, so no target always runs right after the same one.
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
       for (const connections of [10, 1]) {
-        for (const t of targets) {
+        for (const t of order) {
           const s = await load(t, connections);
           const key = `${t.key}@${connections}`;
           samples.set(key, [...(samples.get(key) ?? []), s]);
           process.stderr.write(`  round ${round + 1} c=${connections} ${t.name}: ${s.rps.toFixed(0)} req/s, ${Number.isFinite(s.cpuUsPerReq) ? s.cpuUsPerReq.toFixed(0) : '-'} µs CPU/req\n`);
         }
       }
-      for (const t of targets) {
+      for (const t of order) {
         const l = await measureLatency(t.origin, PATH, BODY, LATENCY_SECONDS);
         const acc = latency.get(t.key) ?? { p50: [], p99: [], errors: 0 };
         acc.p50.push(l.p50Ms);
