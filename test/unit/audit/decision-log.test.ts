@@ -42,6 +42,16 @@ class MemorySink implements DecisionLogSink {
   async close(): Promise<void> {}
 }
 
+/** The events of a written log, in order. */
+function eventsOf(text: string): Record<string, unknown>[] {
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown> })
+    .filter((r) => r.type === 'event')
+    .map((r) => r.event!);
+}
+
 describe('audit-key-hash claim', () => {
   it('round-trips through the claims buffer and is exposed by the verifier', async () => {
     const signer = new AuditSigner();
@@ -153,12 +163,7 @@ describe('DecisionLog', () => {
     expect(() => log.record({ ...entry(1), input: odd })).not.toThrow();
     log.record(entry(2));
     await log.close();
-    const events = sink.text
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown> })
-      .filter((r) => r.type === 'event')
-      .map((r) => r.event!);
+    const events = eventsOf(sink.text);
     expect(events[0]).not.toHaveProperty('input');
     expect(events[0]).toMatchObject({ erased: ['/input'], enclave_gate: { request_id: 'r1', outcome: 'allow' } });
     expect(events[1]).toMatchObject({ input: { method: 'POST', path: '/v1/chat/completions' } });
@@ -186,12 +191,7 @@ describe('DecisionLog', () => {
     const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 100, maxBufferedEvents: 3, overflow: 'drop-oldest', flushIntervalMs: 10_000, metrics });
     for (let n = 1; n <= 5; n += 1) log.record(entry(n));
     await log.close();
-    const events = sink.text
-      .trimEnd()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { type: string; event?: Record<string, unknown> })
-      .filter((r) => r.type === 'event')
-      .map((r) => r.event!);
+    const events = eventsOf(sink.text);
     expect(events[0]).toMatchObject({ overflow: { dropped: 2 } });
     expect(events[1]).toMatchObject({ input: { method: 'POST', path: '/v1/chat/completions' }, bundles: { 'enclave-gate': { revision: 'r1', digest: 'sha-384:00' } } });
     expect(sink.text).not.toContain('secret=1');
