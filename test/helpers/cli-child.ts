@@ -4,6 +4,7 @@
  * (signals, exit codes, files written on shutdown).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 
@@ -32,4 +33,12 @@ export async function serveChild(args: readonly string[]): Promise<{ child: Chil
     });
   });
   return { child, url };
+}
+
+/** Sends SIGTERM and resolves with the exit code once the child has exited. */
+export async function stopChild(child: ChildProcess): Promise<number | null> {
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const [code] = (await exited) as [number | null];
+  return code;
 }

@@ -4,7 +4,7 @@
  * bundle (built on demand with the pinned OPA), logs discarded.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { configSchema, type ConfigInput } from '../../src/config/index.js';
@@ -33,4 +33,21 @@ export async function startTestGateway(upstream: string, overrides: Record<strin
 /** An undici Agent that trusts exactly this gateway's certificate (real verification, no -k). */
 export function trustingAgent(gateway: Gateway): Dispatcher {
   return new Agent({ connect: { ca: gateway.certificate.certPem, servername: 'localhost' } });
+}
+
+/** What an integration test file starts and must close when it is done. */
+export interface TestResources {
+  readonly gateways: readonly { close(): Promise<void> }[];
+  readonly agents: readonly { close(): Promise<void> }[];
+  readonly upstream: { close(): Promise<void> } | undefined;
+  /** A scratch directory to remove, if one was made. */
+  readonly scratch: string | undefined;
+}
+
+/** Closes the gateways, then the agents and the upstream, and removes the scratch directory. */
+export async function closeTestResources({ gateways, agents, upstream, scratch }: TestResources): Promise<void> {
+  for (const gw of gateways) await gw.close();
+  for (const agent of agents) await agent.close();
+  await upstream?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 }

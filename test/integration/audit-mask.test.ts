@@ -6,7 +6,6 @@
  * it in `erased`, and the log must still verify, by the library and the CLI.
  */
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import { verifyAuditLog } from '../../src/verify/audit-log.js';
-import { CLI_MAIN, serveChild, VITE_NODE } from '../helpers/cli-child.js';
+import { CLI_MAIN, serveChild, stopChild, VITE_NODE } from '../helpers/cli-child.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const PATIENT = 'patient-7f3a-0042';
@@ -68,9 +67,7 @@ beforeAll(async () => {
     ];
     expect(statuses).toEqual([200, 200, 403]);
   } finally {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    [childExit] = (await exited) as [number | null];
+    childExit = await stopChild(child);
   }
   written = readFileSync(logPath, 'utf8');
 }, 180_000);

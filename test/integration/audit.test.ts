@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,8 +27,8 @@ import { issueCertificate } from '../../src/ratls/issue.js';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
 import { verifyAuditLog, type AuditReport } from '../../src/verify/audit-log.js';
 import { batchMessage } from '../../src/wire/audit-log.js';
-import { ensurePolicyBundle, startTestGateway } from '../helpers/gateway.js';
-import { CLI_MAIN, serveChild, VITE_NODE } from '../helpers/cli-child.js';
+import { ensurePolicyBundle, startTestGateway, closeTestResources } from '../helpers/gateway.js';
+import { CLI_MAIN, serveChild, stopChild, VITE_NODE } from '../helpers/cli-child.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const API_KEY = 'egk_audit_4c1d9e';
@@ -92,19 +92,12 @@ beforeAll(async () => {
     statuses.push(await call(url, '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages":[{"role":"user","content":"hello"}]}' }));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 403, 401, 200]);
   } finally {
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    [childExit] = (await exited) as [number | null];
+    childExit = await stopChild(child);
   }
   written = readFileSync(logPath, 'utf8');
 }, 180_000);
 
-afterAll(async () => {
-  for (const gw of gateways) await gw.close();
-  for (const agent of agents) await agent.close();
-  await upstream?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => closeTestResources({ gateways, agents, upstream, scratch }));
 
 describe('the log the running proxy wrote', () => {
   it('was flushed and signed on SIGTERM, and verifies: chain, signatures, attested key', () => {

@@ -9,7 +9,7 @@
 import { execFileSync, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { loadPolicy, type PolicyEngine } from '../../src/policy/engine.js';
 import type { Gateway } from '../../src/proxy/gateway.js';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { startTestGateway, closeTestResources } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const run = promisify(execFile);
@@ -135,12 +135,7 @@ beforeAll(async () => {
   writeFileSync(jwksPath, JSON.stringify({ keys: [publicJwk] }));
 }, 120_000);
 
-afterAll(async () => {
-  for (const gw of gateways) await gw.close();
-  for (const agent of agents) await agent.close();
-  await upstream?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => closeTestResources({ gateways, agents, upstream, scratch }));
 
 const jwtConfig = () => ({ jwks: jwksPath, issuer: ISSUER, audience: AUDIENCE, algorithms: ['ES256'], jwksCooldownSeconds: 0 });
 

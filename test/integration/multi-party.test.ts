@@ -5,7 +5,7 @@
  * key), may use only its own routes and PII permissions, and has its own
  * rate-limit buckets, which the real proxy enforces from the decision.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicy, type PolicyEngine } from '../../src/policy/engine.js';
 import type { Gateway } from '../../src/proxy/gateway.js';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { startTestGateway, closeTestResources } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const EXAMPLE = join(PACKAGE_ROOT, 'rego', 'examples', 'multi_party');
@@ -92,12 +92,7 @@ beforeAll(async () => {
   writeFileSync(jwksPath, JSON.stringify({ keys: [jwk] }));
 }, 120_000);
 
-afterAll(async () => {
-  for (const gw of gateways) await gw.close();
-  for (const agent of agents) await agent.close();
-  await upstream?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => closeTestResources({ gateways, agents, upstream, scratch }));
 
 describe('two banks, one model, isolated from each other', () => {
   let gw: Gateway;

@@ -6,7 +6,7 @@
  */
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { webcrypto } from 'node:crypto';
@@ -19,7 +19,7 @@ import type { Gateway } from '../../src/proxy/gateway.js';
 import { issueCertificate, type IssuedCertificate } from '../../src/ratls/issue.js';
 import { DEFAULT_OPA_PATH } from '../../src/policy/compile.js';
 import { PACKAGE_ROOT } from '../../src/util/package-root.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { startTestGateway, closeTestResources } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const CALLER = 'c0'.repeat(48);
@@ -138,12 +138,7 @@ beforeAll(async () => {
   });
 }, 120_000);
 
-afterAll(async () => {
-  for (const gw of gateways) await gw.close();
-  for (const agent of agents) await agent.close();
-  await upstream?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+afterAll(() => closeTestResources({ gateways, agents, upstream, scratch }));
 
 describe('policy sees the verified client attestation (optional mode)', () => {
   let gw: Gateway;

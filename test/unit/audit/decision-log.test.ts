@@ -42,6 +42,21 @@ class MemorySink implements DecisionLogSink {
   async close(): Promise<void> {}
 }
 
+/** A simulated RA-TLS certificate that binds `signer`'s key, as the proxy issues one. */
+async function certificate(signer: AuditSigner): Promise<string> {
+  return (
+    await issueCertificate({
+      provider: createSimulatedProvider(),
+      policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
+      keyAlgorithm: 'P-256',
+      validitySeconds: 600,
+      subjectAltNames: ['localhost'],
+      commonName: 'audit',
+      auditKeyHash: signer.keyHash,
+    })
+  ).certPem;
+}
+
 /** The events of a written log, in order. */
 function eventsOf(text: string): Record<string, unknown>[] {
   return text
@@ -85,19 +100,6 @@ describe('maskInput', () => {
 });
 
 describe('DecisionLog', () => {
-  const certificate = async (signer: AuditSigner) =>
-    (
-      await issueCertificate({
-        provider: createSimulatedProvider(),
-        policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
-        keyAlgorithm: 'P-256',
-        validitySeconds: 600,
-        subjectAltNames: ['localhost'],
-        commonName: 'audit',
-        auditKeyHash: signer.keyHash,
-      })
-    ).certPem;
-
   it('block: a full buffer makes admission wait until the sink catches up', async () => {
     const signer = new AuditSigner();
     const pem = await certificate(signer);
@@ -259,18 +261,7 @@ describe('DecisionLog with the bundle mask rule (enclave_gate/log/mask)', () => 
 describe('verifyAuditLog on hostile input', () => {
   it('stays fast on a forged huge sequence number and on many events', async () => {
     const signer = new AuditSigner();
-    const { issueCertificate: issue } = await import('../../../src/ratls/issue.js');
-    const pem = (
-      await issue({
-        provider: createSimulatedProvider(),
-        policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
-        keyAlgorithm: 'P-256',
-        validitySeconds: 600,
-        subjectAltNames: ['localhost'],
-        commonName: 'audit',
-        auditKeyHash: signer.keyHash,
-      })
-    ).certPem;
+    const pem = await certificate(signer);
     const sink = new MemorySink();
     const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 1000, maxBufferedEvents: 1_000_000, flushIntervalMs: 60_000 });
     for (let n = 0; n < 30_000; n += 1) log.record(entry(n % 50));
