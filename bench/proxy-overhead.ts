@@ -34,21 +34,13 @@ import autocannon from 'autocannon';
 import { barChart } from './lib/chart.js';
 import { measureLatency } from './lib/latency-client.js';
 import { cpuSeconds, freePort, rssMiB, start, waitForHttp } from './lib/procs.js';
+import { CHAT_BODY as BODY, CHAT_PATH as PATH } from './lib/workload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? (QUICK ? 3 : 5));
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? (QUICK ? 2 : 3));
 const LATENCY_SECONDS = QUICK ? 1.5 : 4;
-const PATH = '/v1/chat/completions';
-const BODY = JSON.stringify({
-  model: 'enclave-demo-1',
-  messages: [
-    { role: 'system', content: 'You are a fraud analyst.' },
-    { role: 'user', content: 'Is a 42 EUR grocery purchase at 10:00, card present, 2 km from home, suspicious? Answer briefly.' },
-  ],
-  max_tokens: 64,
-});
 
 interface Target {
   readonly key: string;

@@ -15,20 +15,13 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { CHAT_BODY as BODY } from './lib/workload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const CONNECTIONS = [10, 32];
 const WORKERS = [1, 2];
-const BODY = JSON.stringify({
-  model: 'enclave-demo-1',
-  messages: [
-    { role: 'system', content: 'You are a fraud analyst.' },
-    { role: 'user', content: 'Is a 42 EUR grocery purchase at 10:00, card present, 2 km from home, suspicious? Answer briefly.' },
-  ],
-  max_tokens: 64,
-});
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
