@@ -76,7 +76,7 @@ export async function serve(argv: string[]): Promise<Gateway | undefined> {
   }
   const workers = resolveWorkerCount(config.workers);
   if (workers > 1) {
-    const primary = await startClusterPrimary({ config, workers, logger: createLogger(config.log.level).child({ role: 'primary' }) });
+    const primary = await startClusterPrimary({ config, workers, logger: createLogger(config.log.level, undefined, { role: 'primary' }) });
     closeOnSignals(() => primary.close());
     return undefined;
   }

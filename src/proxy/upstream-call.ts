@@ -26,10 +26,11 @@ export interface UpstreamAnswer {
   readonly body: UpstreamBody;
 }
 
-/** Chunks kept while nobody has said how the body is to be read; past this the upstream socket is paused. */
-const PENDING_HIGH_WATER = 64 * 1024;
-/** Buffer of a streamed body before the upstream is paused. */
-const STREAM_HIGH_WATER = 64 * 1024;
+/**
+ * Bytes of body held (before anyone has said how to read it, or in a
+ * streamed body's buffer) before the upstream is paused: undici's own.
+ */
+const HIGH_WATER = 64 * 1024;
 
 /**
  * Where the client side of an exchange keeps the function that aborts its
@@ -52,7 +53,7 @@ type Mode = 'pending' | 'collect' | 'stream' | 'discard';
 /**
  * A response body as it arrives. Exactly one of `readAll`, `stream` or
  * `discard` is called, once; chunks that arrive before that are kept
- * (bounded: the upstream is paused past {@link PENDING_HIGH_WATER}).
+ * (bounded: the upstream is paused past {@link HIGH_WATER}).
  */
 export class UpstreamBody {
   #mode: Mode = 'pending';
@@ -87,11 +88,11 @@ export class UpstreamBody {
     this.#take('stream');
     const controller = this.#controller;
     const readable = new Readable({
-      // undici's own body streams use 64 KiB. With Node's 16 KiB default the
+      // As undici's own body streams. With Node's 16 KiB default the
       // upstream was paused and resumed four times as often, and a stalled
       // client then left about 8 MB more queued on the upstream connection
       // (test/integration/stream-policy.test.ts, "backpressure").
-      highWaterMark: STREAM_HIGH_WATER,
+      highWaterMark: HIGH_WATER,
       read: () => controller.resume(),
       destroy: (err, callback) => {
         if (!this.#ended && !controller.aborted) controller.abort(err ?? new Error('response body destroyed'));
@@ -141,7 +142,7 @@ export class UpstreamBody {
       case 'pending':
         this.#chunks.push(chunk);
         this.#size += chunk.length;
-        if (this.#size >= PENDING_HIGH_WATER) this.#controller.pause();
+        if (this.#size >= HIGH_WATER) this.#controller.pause();
         return;
       case 'collect':
         if (this.#collected === undefined) return;

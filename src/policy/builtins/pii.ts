@@ -110,17 +110,19 @@ function pointerOf(node: Pending): string {
   return tokens.length === 0 ? '' : `/${tokens.reverse().join('/')}`;
 }
 
+/** A digit or an "@". */
+const DIGIT_OR_AT = /[0-9@]/;
+
 /**
- * Scans every string leaf of `value` (objects, arrays, strings; other values
- * are ignored) and returns the findings in document order, each string's
- * findings grouped by detector. Object keys are scanned too: PII in a key is
- * reported with `key: true`, and that key is replaced by
- * {@link REDACTED_KEY_TOKEN} in every pointer below it. Never throws on
- * JSON input; cycles and shared references in non-JSON input are visited once.
- *
- * @example scanPii({ messages: [{ content: 'mail bob@example.com' }] })
- *   // → [{ type: 'email', path: '/messages/0/content', start: 5, end: 20 }]
+ * False when no default detector can report anything in `text`: of them only
+ * the e-mail one is ungated, and it needs an "@"; every other one is closed
+ * by its gate (gates.ts) when the text has no ASCII digit. Most keys and
+ * short values are such text, and then no detector is called for them.
  */
+function mayMatch(text: string, detectors: readonly PiiDetector[]): boolean {
+  return detectors !== PII_DETECTORS || DIGIT_OR_AT.test(text);
+}
+
 /**
  * Calls `run` for each of `detectors` that can match `text`: the digit runs
  * are found once and shared, and a detector whose gate (gates.ts) is closed
@@ -128,9 +130,12 @@ function pointerOf(node: Pending): string {
  * way detectors are run over a string, by scanPii and by the stream hold-back.
  */
 export function scanText(text: string, detectors: readonly PiiDetector[], run: (detector: PiiDetector, digits: DigitRuns) => boolean): boolean {
+  return !mayMatch(text, detectors) || runDetectors(text, detectors, run);
+}
+
+/** scanText without the first check, for text already found to {@link mayMatch}. */
+function runDetectors(text: string, detectors: readonly PiiDetector[], run: (detector: PiiDetector, digits: DigitRuns) => boolean): boolean {
   const digits = findDigitRuns(text);
-  // Text the default detectors cannot match (see mayMatch) calls none of them.
-  if (digits.count === 0 && detectors === PII_DETECTORS && text.indexOf('@') === -1) return true;
   let gates = -1;
   for (const detector of detectors) {
     if (detector.gate !== undefined) {
@@ -142,19 +147,17 @@ export function scanText(text: string, detectors: readonly PiiDetector[], run: (
   return true;
 }
 
-/** A digit or an "@". */
-const DIGIT_OR_AT = /[0-9@]/;
-
 /**
- * False when no default detector can report anything in `text`: of them only
- * the e-mail one is ungated, and it needs an "@"; every other one is closed
- * by its gate (gates.ts) when the text has no ASCII digit. Most keys and
- * short values are such text, and are then not visited at all.
+ * Scans every string leaf of `value` (objects, arrays, strings; other values
+ * are ignored) and returns the findings in document order, each string's
+ * findings grouped by detector. Object keys are scanned too: PII in a key is
+ * reported with `key: true`, and that key is replaced by
+ * {@link REDACTED_KEY_TOKEN} in every pointer below it. Never throws on
+ * JSON input; cycles and shared references in non-JSON input are visited once.
+ *
+ * @example scanPii({ messages: [{ content: 'mail bob@example.com' }] })
+ *   // → [{ type: 'email', path: '/messages/0/content', start: 5, end: 20 }]
  */
-function mayMatch(text: string, detectors: readonly PiiDetector[]): boolean {
-  return detectors !== PII_DETECTORS || DIGIT_OR_AT.test(text);
-}
-
 export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[] {
   const max = options.maxFindings ?? DEFAULT_MAX_FINDINGS;
   const detectors = options.detectors ?? PII_DETECTORS;
@@ -189,7 +192,7 @@ export function scanPii(value: unknown, options: ScanOptions = {}): PiiFinding[]
   };
   const scanString = (text: string): boolean => {
     current = text;
-    return scanText(text, detectors, runDetector);
+    return runDetectors(text, detectors, runDetector);
   };
   // An explicit stack, not recursion: a body nested a million levels deep must
   // not overflow the call stack. Children are pushed in reverse so that they
