@@ -72,16 +72,7 @@ describe('audit-key-hash claim', () => {
     const signer = new AuditSigner();
     const claims = { pubkeyHash: { alg: 'sha-384' as const, digest: new Uint8Array(48).fill(1) }, auditKeyHash: signer.keyHash };
     expect(decodeClaims(encodeClaims(claims)).auditKeyHash).toEqual(signer.keyHash);
-    const cert = await issueCertificate({
-      provider: createSimulatedProvider(),
-      policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
-      keyAlgorithm: 'P-256',
-      validitySeconds: 600,
-      subjectAltNames: ['localhost'],
-      commonName: 'audit',
-      auditKeyHash: signer.keyHash,
-    });
-    const verdict = verifyCertificate(cert.certPem, { at: new Date(), allowSimulated: true });
+    const verdict = verifyCertificate(await certificate(signer), { at: new Date(), allowSimulated: true });
     expect(verdict.ok).toBe(true);
     expect(verdict.ratls?.auditKeyHash).toBe(formatHashEntry(signer.keyHash));
     expect(JSON.stringify(signer)).not.toContain('PRIVATE');
