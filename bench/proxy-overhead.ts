@@ -18,7 +18,8 @@
  * from /proc, its process tree included), and one connection with a
  * microsecond client for the added latency over direct. Rounds are
  * interleaved and medians reported, with ratios against the baselines of the
- * same run: bench/results/proxy-overhead.{md,json,svg}.
+ * same run: bench/results/proxy-overhead.{md,json,svg}. The logs' cost comes
+ * from a paired phase after the rounds (see PAIRED_SEGMENTS).
  *
  * Run: npm run bench (builds first), or `npm run bench -- --quick` (under 3
  * minutes). Loopback only; every run is bounded.
@@ -41,6 +42,15 @@ const QUICK = process.argv.includes('--quick');
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? (QUICK ? 3 : 5));
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? (QUICK ? 2 : 3));
 const LATENCY_SECONDS = QUICK ? 1.5 : 4;
+/**
+ * The logs' cost is a ratio of two CPU figures a few per cent apart, on a
+ * machine whose speed drifts by more than that from one round to the next.
+ * So it gets its own phase: the gate with and without a log, alternating in
+ * short segments, each pair measured back to back; the median of the pairs'
+ * ratios is the cost.
+ */
+const PAIRED_SEGMENTS = Number(process.env['BENCH_PAIRED_SEGMENTS'] ?? (QUICK ? 8 : 16));
+const PAIRED_SECONDS = 1.5;
 
 interface Target {
   readonly key: string;
@@ -57,7 +67,7 @@ interface LoadSample {
   readonly non2xx: number;
 }
 
-async function load(target: Target, connections: number): Promise<LoadSample> {
+async function load(target: Target, connections: number, seconds = SECONDS): Promise<LoadSample> {
   const cpu0 = cpuSeconds(target.pids);
   const result = await autocannon({
     url: `${target.origin}${PATH}`,
@@ -65,7 +75,7 @@ async function load(target: Target, connections: number): Promise<LoadSample> {
     headers: { 'content-type': 'application/json' },
     body: BODY,
     connections,
-    duration: SECONDS,
+    duration: seconds,
   });
   const cpu1 = cpuSeconds(target.pids);
   const total = result.requests.total;
@@ -212,6 +222,15 @@ async function main(): Promise<void> {
       }
     }
 
+    // The logs' cost: gate, gate + decision log (and gate + access log) in turn, segment after segment.
+    const paired = targets.filter((t) => t.key === 'gate' || t.key === 'gate_audited' || t.key === 'gate_logged');
+    const pairedCpu = new Map<string, number[]>(paired.map((t) => [t.key, []]));
+    for (let segment = 0; segment < PAIRED_SEGMENTS; segment++) {
+      for (const t of paired.map((_, i) => paired[(i + segment) % paired.length]!)) pairedCpu.get(t.key)!.push((await load(t, 10, PAIRED_SECONDS)).cpuUsPerReq);
+    }
+    const pairedCost = (key: string): number => median(pairedCpu.get(key)!.map((cpu, i) => cpu / pairedCpu.get('gate')![i]!)) - 1;
+    process.stderr.write(`  paired segments: decision log ${(100 * pairedCost('gate_audited')).toFixed(1)} %${logged ? `, access log ${(100 * pairedCost('gate_logged')).toFixed(1)} %` : ''}\n`);
+
     const med = (key: string, c: number, f: (s: LoadSample) => number): number => median((samples.get(`${key}@${c}`) ?? []).map(f));
     const rows = targets.map((t) => ({
       key: t.key,
@@ -233,8 +252,8 @@ async function main(): Promise<void> {
       gateCpuVsPlain: gateRow.cpu10 / row('plain_node').cpu10,
       addedP50Ms: gateRow.p50Ms - row('direct').p50Ms,
       addedP99Ms: gateRow.p99Ms - row('direct').p99Ms,
-      decisionLogCpuCost: row('gate_audited').cpu10 / gateRow.cpu10 - 1,
-      ...(logged ? { accessLogCpuCost: row('gate_logged').cpu10 / gateRow.cpu10 - 1 } : {}),
+      decisionLogCpuCost: pairedCost('gate_audited'),
+      ...(logged ? { accessLogCpuCost: pairedCost('gate_logged') } : {}),
     };
     const checks = [
       { what: 'req/s at 10 connections ≥ 2× nginx + OPA', value: `${ratios.gateVsNginxOpa.toFixed(2)}×`, met: ratios.gateVsNginxOpa >= 2 },
@@ -263,7 +282,11 @@ async function main(): Promise<void> {
       '| target | this run | met |',
       '|---|---|---|',
       ...checks.map((c) => `| ${c.what} | ${c.value} | ${c.met ? 'yes' : 'no'} |`),
-      ...(ratios.accessLogCpuCost === undefined ? [] : ['', `The access log (one pino line per request, to a pipe) adds ${(100 * ratios.accessLogCpuCost).toFixed(0)} % CPU per request.`]),
+      '',
+      `The logs' cost is measured in a phase of its own: ${PAIRED_SEGMENTS} segments of ${PAIRED_SECONDS} s at 10 connections in which the gate runs with and without the log back to back; ` +
+        `the cost is the median of the segments' CPU ratios (the table's rows, medians of separate rounds, give ${fmt(100 * (row('gate_audited').cpu10 / gateRow.cpu10 - 1), 1)} % for the decision log). ` +
+        `Signed decision log: ${fmt(100 * ratios.decisionLogCpuCost, 1)} % CPU per request` +
+        (ratios.accessLogCpuCost === undefined ? '.' : `; access log (one pino line per request, to a pipe): ${fmt(100 * ratios.accessLogCpuCost, 1)} %.`),
       '',
       'Latency columns come from a closed-loop client timing each request in microseconds over one keep-alive connection (autocannon rounds to whole milliseconds). ' +
         'The nginx + OPA row sees no body (auth_request sends none), so it checks routes, methods and content type only; enclave-gate also scans both bodies for PII and decides on the response.',

@@ -32,7 +32,7 @@ import {
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
 import { EventLines, PendingEvents, type LinedEvent } from './event-lines.js';
-import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts, type LoggedBundle } from './event-json.js';
+import { capturedInputJson, eventJson, eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, type EventParts, type LoggedBundle } from './event-json.js';
 import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
 /** What the pipeline knows about one finished request; built once in its account stage. */
@@ -138,10 +138,28 @@ export interface LoggedPolicy {
   /** Static pointers from bundle data `data.enclave_gate.log.mask`. */
   readonly logMask?: readonly string[];
   /** The bundle's `enclave_gate/log/mask` rule (PolicyEngine.evaluateLogMask); never throws. */
-  evaluateLogMask?(event: Readonly<Record<string, unknown>>): { readonly pointers: readonly string[]; readonly failure?: string };
+  evaluateLogMask?(event: Readonly<Record<string, unknown>>): RuledMask;
+  /** The rule answers the same for the same `input.peer` (PolicyEngine.logMaskByPeer): asked once per connection. */
+  readonly logMaskByPeer?: boolean;
+}
+
+/** What a mask rule answers: pointers to erase, or why it failed. */
+interface RuledMask {
+  readonly pointers: readonly string[];
+  readonly failure?: string;
+}
+
+/** Per policy in force: its `bundles` member, and its mask rule's answers by connection peer. */
+interface PolicyFacts {
+  readonly policy: LoggedPolicy;
+  readonly bundle: LoggedBundle;
+  readonly maskByPeer: WeakMap<object, RuledMask>;
 }
 
 const round = (ms: number): number => Math.round(ms * 1e6);
+
+/** A mask rule's answer when there is no rule: nothing more to erase. */
+const NOTHING_MORE: RuledMask = Object.freeze({ pointers: Object.freeze([]) });
 
 /** The signed decision log of one proxy process. */
 export class DecisionLog {
@@ -154,8 +172,10 @@ export class DecisionLog {
   readonly #labels: Readonly<Record<string, string>>;
   readonly #labelsJson: string;
   readonly #maskedHeaders: MaskedHeaders;
-  /** The last policy seen and its `bundles` member (policies change rarely). */
-  #bundleOf: { policy: LoggedPolicy; bundle: LoggedBundle } | undefined;
+  /** What is worked out once per policy, for the last policy seen (policies change rarely). */
+  #policyFacts: PolicyFacts | undefined;
+  /** `decisionLog.mask.extra` has pointers: every event takes the general masking path. */
+  readonly #hasExtraMask: boolean;
   /** Events waiting for their batch: each one's JSON text, UTF-8; nothing of the request is kept. */
   readonly #pending = new PendingEvents();
   /** Events whose input was erased whole since the last batch, and the last reason: reported once per batch. */
@@ -184,6 +204,7 @@ export class DecisionLog {
     this.#labels = Object.freeze({ id: this.signer.instance, app: 'enclave-gate', ...(options.labels ?? {}) });
     this.#labelsJson = JSON.stringify(this.#labels);
     this.#maskedHeaders = maskedHeadersOf(options.mask);
+    this.#hasExtraMask = (options.mask?.extra?.length ?? 0) > 0;
     this.#head = genesisHash(this.signer.instance);
     this.#timer = setInterval(() => this.#schedule('all'), options.flushIntervalMs ?? 1000);
     this.#timer.unref();
@@ -374,6 +395,7 @@ export class DecisionLog {
    */
   #eventText(entry: DecisionLogEntry): string {
     const policy = entry.policy;
+    const facts = policy === undefined ? undefined : this.#factsOf(policy);
     const parts: { -readonly [K in keyof EventParts]: EventParts[K] } = {
       decisionId: randomUUID(),
       labelsJson: this.#labelsJson,
@@ -383,7 +405,7 @@ export class DecisionLog {
       erased: [],
       requestedBy: `${entry.address}:${entry.port}`,
       timestamp: rfc3339Nanos(entry.timestamp),
-      bundle: policy === undefined ? undefined : this.#bundle(policy),
+      bundle: facts?.bundle,
       policyNs: round(entry.policyMs),
       totalNs: round(entry.totalMs),
       requestId: entry.requestId,
@@ -393,6 +415,15 @@ export class DecisionLog {
       reasons: entry.reasons,
     };
     try {
+      const known = entry.input === undefined ? undefined : this.#maskOfPeer(facts, entry.input.peer);
+      if (entry.input !== undefined && known !== undefined && known.pointers.length === 0) {
+        // The usual event: nothing to erase beyond the built-in mask, so the
+        // input is written straight from the request's, without a copy.
+        const captured = capturedInputJson(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
+        parts.inputJson = captured.json;
+        parts.erased = captured.erased;
+        return eventJson(parts);
+      }
       const { input, erased } =
         entry.input === undefined
           ? { input: { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } }, erased: [] }
@@ -403,7 +434,7 @@ export class DecisionLog {
       parts.input = input;
       parts.erased = erased;
       if (policy?.evaluateLogMask !== undefined) {
-        const ruled = policy.evaluateLogMask(eventObject(parts));
+        const ruled = known ?? policy.evaluateLogMask(eventObject(parts));
         if (ruled.failure !== undefined) this.#maskFailed(ruled.failure);
         if (ruled.pointers.includes('/input')) return eventJson({ ...parts, input: undefined, erased: [...erased.filter((p) => !p.startsWith('/input/')), '/input'] });
         // The rule has answered: the event it was given (which holds `input` and `erased`) is not read again.
@@ -412,7 +443,7 @@ export class DecisionLog {
       return eventJson(parts);
     } catch (err) {
       this.#maskFailed(`the event does not serialise (${describeThrown(err)})`);
-      return eventJson({ ...parts, input: undefined, erased: ['/input'] });
+      return eventJson({ ...parts, input: undefined, inputJson: undefined, erased: ['/input'] });
     }
   }
 
@@ -421,9 +452,37 @@ export class DecisionLog {
     this.#maskFailure = why;
   }
 
-  #bundle(policy: LoggedPolicy): LoggedBundle {
-    if (this.#bundleOf?.policy !== policy) this.#bundleOf = { policy, bundle: loggedBundle(policy.revision, `${policy.digest.alg}:${policy.digest.hex}`) };
-    return this.#bundleOf.bundle;
+  /**
+   * The mask rule's answer for this event, known without building the
+   * event: when nothing else is erased before the rule sees it (no
+   * configured or bundle pointers), and the rule is absent or reads only
+   * `input.peer` of a peer frozen all the way down (the connection's, when
+   * the caller has no identity). Such an answer, asked once, holds for every
+   * event on the connection. Undefined: the rule must be asked with the
+   * whole event (the general path, which also counts a failing rule).
+   */
+  #maskOfPeer(facts: PolicyFacts | undefined, peer: unknown): RuledMask | undefined {
+    if (this.#hasExtraMask) return undefined;
+    if (facts === undefined) return NOTHING_MORE;
+    const { policy } = facts;
+    if (policy.logMask !== undefined && policy.logMask.length > 0) return undefined;
+    if (policy.evaluateLogMask === undefined) return NOTHING_MORE;
+    if (policy.logMaskByPeer !== true || typeof peer !== 'object' || peer === null || !isDeeplyFrozen(peer)) return undefined;
+    let ruled = facts.maskByPeer.get(peer);
+    if (ruled === undefined) {
+      // The rule reads nothing but input.peer, so this is the answer the whole event would get.
+      ruled = policy.evaluateLogMask({ input: { peer } });
+      if (ruled.failure !== undefined) return undefined;
+      facts.maskByPeer.set(peer, ruled);
+    }
+    return ruled;
+  }
+
+  #factsOf(policy: LoggedPolicy): PolicyFacts {
+    if (this.#policyFacts?.policy !== policy) {
+      this.#policyFacts = { policy, bundle: loggedBundle(policy.revision, `${policy.digest.alg}:${policy.digest.hex}`), maskByPeer: new WeakMap() };
+    }
+    return this.#policyFacts;
   }
 
   /** Flushes everything with a final signed batch and closes the sinks (SIGTERM). */

@@ -13,6 +13,7 @@
  * object.
  */
 import type { Decision } from '../policy/decision.js';
+import type { MaskedHeaders } from './mask.js';
 
 /** What one event is made of, after masking. */
 export interface EventParts {
@@ -22,6 +23,8 @@ export interface EventParts {
   readonly labels: Readonly<Record<string, string>>;
   /** The masked input; undefined when the mask rule erased it whole. */
   readonly input: Readonly<Record<string, unknown>> | undefined;
+  /** The masked input's JSON text, when already written ({@link capturedInputJson}); then `input` is not read. */
+  readonly inputJson?: string;
   readonly result: Decision | undefined;
   readonly erased: readonly string[];
   readonly requestedBy: string;
@@ -50,27 +53,42 @@ export function loggedBundle(revision: string, digest: string): LoggedBundle {
   return { revision, digest, json: JSON.stringify({ 'enclave-gate': { revision, digest } }) };
 }
 
-let lastMs = Number.NaN;
-let lastStamp = '';
+/** The start of the second the last timestamp fell in, and its text up to the milliseconds ("2026-12-04T13:00:00."). */
+let secondStart = Number.NaN;
+let secondText = '';
+/** Milliseconds as RFC 3339 writes them with nanoseconds: "000000000Z" … "999000000Z". */
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, '0')}000000Z`);
 
-/** "2026-12-04T13:00:00.123Z" → RFC 3339 with nanoseconds, as OPA writes timestamps; the last one is remembered (events come in bursts). */
-export function rfc3339Nanos(ms: number): string {
-  if (ms === lastMs) return lastStamp;
-  const iso = new Date(ms).toISOString();
-  lastStamp = `${iso.slice(0, 23)}000000Z`;
-  lastMs = ms;
-  return lastStamp;
+/**
+ * Epoch milliseconds → RFC 3339 with nanoseconds, as OPA writes timestamps
+ * ("2026-12-04T13:00:00.123000000Z"). Events of one second share its text
+ * up to the milliseconds, so a date is formatted once a second, not per event.
+ */
+export function rfc3339Nanos(epochMs: number): string {
+  // As Date does: a fraction of a millisecond is dropped.
+  const ms = Math.trunc(epochMs);
+  const start = ms - (((ms % 1000) + 1000) % 1000);
+  if (start !== secondStart) {
+    // toISOString ends in ".mmmZ"; throws for an invalid time (the caller drops the event).
+    secondText = new Date(start).toISOString().slice(0, -4);
+    secondStart = start;
+  }
+  return secondText + MILLIS[ms - start]!;
 }
 
-/** Member names as JSON strings: the input has few distinct ones, and quoting each every time is a call and a string. */
-const quotedKeys = new Map<string, string>();
+/**
+ * Strings of a small set (member names, outcomes, error codes, erased
+ * pointers, reasons) as JSON: there are few distinct ones, and quoting each
+ * every time is a call and a string.
+ */
+const quotedStrings = new Map<string, string>();
 
-function quoted(key: string): string {
-  let json = quotedKeys.get(key);
+function quoted(text: string): string {
+  let json = quotedStrings.get(text);
   if (json === undefined) {
-    json = JSON.stringify(key);
+    json = JSON.stringify(text);
     // Bounded: a hostile input must not grow it without end.
-    if (quotedKeys.size < 1024) quotedKeys.set(key, json);
+    if (quotedStrings.size < 1024) quotedStrings.set(text, json);
   }
   return json;
 }
@@ -88,8 +106,35 @@ function deeplyFrozen(value: unknown, depth = 0): boolean {
   return true;
 }
 
+/**
+ * `JSON.stringify(s)` for a string. Most strings here (ids, addresses,
+ * paths, pointers) are printable ASCII without a quote or a backslash, and
+ * are then written as they are, without a call into JSON.stringify.
+ */
+function jsonString(s: string): string {
+  for (let i = 0; i < s.length; i += 1) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+/** `JSON.stringify(list)` for a list of strings (`erased`, `reasons`). */
+function stringsJson(list: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < list.length; i += 1) {
+    const item = list[i];
+    // A hole or anything else than a string: as JSON.stringify has it.
+    if (typeof item !== 'string') return JSON.stringify(list);
+    out += i === 0 ? quoted(item) : `,${quoted(item)}`;
+  }
+  return `${out}]`;
+}
+
 /** `JSON.stringify(value)`, remembered for objects frozen all the way down. */
 function memberJson(value: unknown): string | undefined {
+  if (typeof value === 'string') return jsonString(value);
+  if (typeof value === 'number') return num(value);
   if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return JSON.stringify(value);
   const known = frozenJson.get(value);
   if (typeof known === 'string') return known;
@@ -115,6 +160,79 @@ function objectJson(object: Readonly<Record<string, unknown>>, depth: number): s
   return `${out}}`;
 }
 
+/** True when `value` is an object frozen all the way down (remembered per object, as its JSON is). */
+export function isDeeplyFrozen(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  const known = frozenJson.get(value);
+  if (known !== undefined) return known !== false;
+  const frozen = deeplyFrozen(value);
+  if (frozen) frozenJson.set(value, JSON.stringify(value));
+  else frozenJson.set(value, false);
+  return frozen;
+}
+
+/**
+ * The JSON text of what `captureInput` (mask.ts) makes of `input`, and the
+ * pointers it erases, in one pass and without the copy:
+ * `JSON.stringify(captureInput(input, headers).input)` and its `erased`,
+ * member for member (test/unit/audit/event-json.test.ts compares the two).
+ * For an event no further pointer is erased from, which is the usual one.
+ */
+export function capturedInputJson(input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): { json: string; erased: string[] } {
+  let out = '';
+  let body = false;
+  let query = false;
+  let parsedQuery = false;
+  let erasedHeaders: string[] | undefined;
+  for (const key of Object.keys(input)) {
+    let json: string | undefined;
+    if (key === 'body') {
+      body = true;
+      continue;
+    } else if (key === 'query') {
+      query = input[key] !== '';
+      continue;
+    } else if (key === 'parsed_query') {
+      parsedQuery = input['query'] !== '' && Object.keys(input[key] as object).length > 0;
+      continue;
+    } else if (key === 'headers') {
+      const value = input[key];
+      if (typeof value !== 'object' || value === null) {
+        json = memberJson(value);
+      } else {
+        let copy: Record<string, unknown> | undefined;
+        const names = Object.keys(value);
+        for (let i = 0; i < names.length; i += 1) {
+          if (!headers.set.has(names[i]!)) continue;
+          // A credential header: the rest is copied without it (rare, so only then).
+          copy = Object.create(null) as Record<string, unknown>;
+          for (const name of names) {
+            if (headers.set.has(name)) (erasedHeaders ??= []).push(name);
+            else copy[name] = (value as Record<string, unknown>)[name];
+          }
+          break;
+        }
+        // A plain object writes as its copy would; anything else is copied as captureInput copies it.
+        const proto: unknown = Object.getPrototypeOf(value);
+        json = JSON.stringify(copy ?? (proto === Object.prototype || proto === null ? value : Object.assign(Object.create(null) as object, value)));
+      }
+    } else {
+      const value = input[key];
+      json = key === 'peer' && isOpenObject(value) ? objectJson(value, 1) : memberJson(value);
+    }
+    if (json === undefined) continue;
+    out += out.length === 0 ? `{${quoted(key)}:${json}` : `,${quoted(key)}:${json}`;
+  }
+  const erased: string[] = [];
+  if (body) erased.push('/input/body');
+  if (query) erased.push('/input/query');
+  if (parsedQuery) erased.push('/input/parsed_query');
+  if (erasedHeaders !== undefined) {
+    for (const name of headers.names) if (erasedHeaders.includes(name)) erased.push(headers.pointers.get(name)!);
+  }
+  return { json: out.length === 0 ? '{}' : `${out}}`, erased };
+}
+
 /** A plain object, not frozen, that JSON.stringify would write member by member. */
 function isOpenObject(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Object.isFrozen(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
@@ -122,10 +240,23 @@ function isOpenObject(value: unknown): value is Readonly<Record<string, unknown>
 
 /** A number as JSON writes it (non-finite ones become null). */
 function num(n: number): string {
+  // Integers within 32 bits (durations in ns up to 2 s, statuses) go through the small-integer path.
+  if ((n | 0) === n) return String(n | 0);
   return Number.isFinite(n) ? String(n) : 'null';
 }
 
+/** Text of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
+const resultTexts = new WeakMap<Decision, string>();
+
 function resultJson(result: Decision): string {
+  const known = resultTexts.get(result);
+  if (known !== undefined) return known;
+  const json = writeResult(result);
+  if (isDeeplyFrozen(result)) resultTexts.set(result, json);
+  return json;
+}
+
+function writeResult(result: Decision): string {
   let out = `{"allow":${JSON.stringify(result.allow)},"reasons":${JSON.stringify(result.reasons)}`;
   if (result.status !== undefined) out += `,"status":${JSON.stringify(result.status)}`;
   if (result.headers !== undefined) out += `,"headers":${JSON.stringify(result.headers)}`;
@@ -145,18 +276,19 @@ function resultObject(result: Decision): Record<string, unknown> {
 
 /** The event's JSON text; equal to `JSON.stringify(eventObject(parts))`. */
 export function eventJson(p: EventParts): string {
-  let out = `{"decision_id":${JSON.stringify(p.decisionId)},"labels":${p.labelsJson},"path":"enclave_gate/request/decision"`;
-  if (p.input !== undefined) out += `,"input":${objectJson(p.input, 0)}`;
+  let out = `{"decision_id":${jsonString(p.decisionId)},"labels":${p.labelsJson},"path":"enclave_gate/request/decision"`;
+  if (p.inputJson !== undefined) out += `,"input":${p.inputJson}`;
+  else if (p.input !== undefined) out += `,"input":${objectJson(p.input, 0)}`;
   if (p.result !== undefined) out += `,"result":${resultJson(p.result)}`;
-  if (p.erased.length > 0) out += `,"erased":${JSON.stringify(p.erased)}`;
-  out += `,"requested_by":${JSON.stringify(p.requestedBy)},"timestamp":"${p.timestamp}"`;
+  if (p.erased.length > 0) out += `,"erased":${stringsJson(p.erased)}`;
+  out += `,"requested_by":${jsonString(p.requestedBy)},"timestamp":"${p.timestamp}"`;
   if (p.bundle !== undefined) out += `,"bundles":${p.bundle.json}`;
   out += `,"metrics":{"timer_rego_query_eval_ns":${num(p.policyNs)},"timer_server_handler_ns":${num(p.totalNs)}}`;
   // What the proxy did in the end, which the request decision alone does not say
   // (a response withheld, a rate limit, an upstream failure).
-  out += `,"enclave_gate":{"request_id":${JSON.stringify(p.requestId)},"outcome":${JSON.stringify(p.outcome)},"code":${JSON.stringify(p.code)}`;
+  out += `,"enclave_gate":{"request_id":${jsonString(p.requestId)},"outcome":${quoted(p.outcome)},"code":${quoted(p.code)}`;
   if (p.status !== undefined) out += `,"status":${num(p.status)}`;
-  if (p.reasons !== undefined && p.reasons.length > 0) out += `,"reasons":${JSON.stringify(p.reasons)}`;
+  if (p.reasons !== undefined && p.reasons.length > 0) out += `,"reasons":${stringsJson(p.reasons)}`;
   return `${out}}}`;
 }
 

@@ -91,7 +91,8 @@ export function captureInput(input: Readonly<Record<string, unknown>>, headers: 
         out[key] = value;
         continue;
       }
-      const copy: Record<string, unknown> = {};
+      // Without a prototype, so a header named "__proto__" is copied as the member it is.
+      const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
       for (const name of Object.keys(value)) {
         if (headers.set.has(name)) (erasedHeaders ??= []).push(name);
         else copy[name] = (value as Record<string, unknown>)[name];

@@ -20,7 +20,7 @@ import { compilePolicyDirectory } from './compile.js';
 import { failureDecision, normalizeDecision, type Decision } from './decision.js';
 import { LOG_MASK_ENTRYPOINT, POLICY_ENTRYPOINTS, REQUEST_ENTRYPOINT, RESPONSE_ENTRYPOINT } from './entrypoints.js';
 import type { RequestInput, ResponseInput } from './input.js';
-import { compactJson, compactPlan, inputUsageFromJson, readsMember, WHOLE, type CompactPlan, type InputUsage } from './input-usage.js';
+import { compactJson, compactPlan, confinedTo, inputUsageFromJson, readsMember, WHOLE, type CompactPlan, type InputUsage } from './input-usage.js';
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, readTarGz, type ArchiveFiles } from './tar.js';
 import { wasmCall, type WasmCall } from './wasm-call.js';
 
@@ -90,6 +90,14 @@ export interface PolicyEngine {
   readonly logMask?: readonly string[];
   /** True when the bundle has the `enclave_gate/log/mask` entrypoint. */
   readonly hasLogMaskRule: boolean;
+  /**
+   * True when {@link evaluateLogMask} answers the same for any two events
+   * with the same `input.peer`: the bundle has no mask rule, or a
+   * deterministic one that reads nothing else of the event (the default
+   * policy's reads only the caller's identity there). The decision log then
+   * asks once per connection rather than once per event.
+   */
+  readonly logMaskByPeer: boolean;
   /**
    * Evaluates `enclave_gate/log/mask` on a decision-log event (`{input,
    * result, path, …}`, the whole event, as OPA gives `data.system.log.mask`):
@@ -249,6 +257,7 @@ class WasmPolicyEngine implements PolicyEngine {
   readonly #results = new Memo<Decision>();
 
   readonly logMask: readonly string[];
+  readonly logMaskByPeer: boolean;
 
   constructor(policy: LoadedPolicy, revision: string, digest: PolicyDigest, ids: EntrypointIds, evaluation: Evaluation, logMask: readonly string[] = []) {
     this.logMask = logMask;
@@ -262,6 +271,7 @@ class WasmPolicyEngine implements PolicyEngine {
     this.#plan = compactPlan(evaluation.usage);
     this.#logPlan = compactPlan(evaluation.logUsage);
     this.#logMaskMemo = evaluation.logDeterministic ? new Memo() : undefined;
+    this.logMaskByPeer = ids.logMask === undefined || (evaluation.logDeterministic && confinedTo(evaluation.logUsage, ['input', 'peer']));
     this.#requestMemo = evaluation.deterministic ? new Memo() : undefined;
     this.#responseMemo = evaluation.deterministic ? new Memo() : undefined;
   }

@@ -455,6 +455,24 @@ export function readsMember(usage: InputUsage, name: string): boolean {
   return usage.kind !== 'part' || usage.members.has(name);
 }
 
+/**
+ * True when `usage` reads nothing outside the member at `path` (e.g.
+ * `['input', 'peer']`): every level above it is an object read for that one
+ * member only, its key set and the presence of other keys unobserved. What it
+ * reads under `path` is not looked at. A value so read decides the same for
+ * any two values whose member at `path` is the same.
+ */
+export function confinedTo(usage: InputUsage, path: readonly string[]): boolean {
+  let level = usage;
+  for (const key of path) {
+    if (level.kind !== 'part' || level.keys || (level.present !== undefined && level.present.length > 0)) return false;
+    const child = level.members.get(key);
+    if (child === undefined || level.members.size !== 1) return level.members.size === 0;
+    level = child;
+  }
+  return true;
+}
+
 /** A one-line description for logs and docs, e.g. `method, path, headers.content-type, keys(.)`. */
 export function describeInputUsage(usage: InputUsage): string {
   if (usage.kind === 'whole') return 'the whole input';

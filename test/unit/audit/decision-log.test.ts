@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AuditSigner, DecisionLog, type DecisionLogEntry, type DecisionLogSink, type SignedBatch } from '../../../src/audit/decision-log.js';
+import { AuditSigner, DecisionLog, type DecisionLogEntry, type DecisionLogSink, type LoggedPolicy, type SignedBatch } from '../../../src/audit/decision-log.js';
 import { maskInput } from '../../../src/audit/mask.js';
 import { createSimulatedProvider } from '../../../src/evidence/simulated.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
@@ -246,6 +246,69 @@ describe('DecisionLog with the bundle mask rule (enclave_gate/log/mask)', () => 
     expect(text).not.toContain('bank-a');
     expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="mask_failed"} 1');
     expect(verifyAuditLog([{ name: 'mem', text }], { allowSimulated: true }).ok).toBe(true);
+  });
+});
+
+describe('DecisionLog with a mask rule that reads only the peer', () => {
+  const ROOT = new URL('../../../', import.meta.url);
+  const tls = Object.freeze({ protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', alpn: null, servername: null });
+  const peers = [
+    Object.freeze({ address: '127.0.0.1', port: 5001, tls }),
+    Object.freeze({ address: '127.0.0.1', port: 5002, tls }),
+    // Frozen, and with an identity the default rule erases: such an event must still lose the email.
+    Object.freeze({ address: '127.0.0.1', port: 5003, tls, jwt: Object.freeze({ sub: 'u-1', email: 'ann@bank-a.example' }) }),
+    // Not frozen (a caller identity merged in per request): always the general path.
+    { address: '127.0.0.1', port: 5004, tls, jwt: { sub: 'u-2', email: 'bob@bank-b.example' } },
+  ];
+  const input = (n: number): RequestInput =>
+    ({
+      request_id: `r${n}`,
+      method: 'POST',
+      path: '/v1/chat/completions',
+      parsed_path: ['v1', 'chat', 'completions'],
+      query: n % 3 === 0 ? 'token=hunter2' : '',
+      parsed_query: n % 3 === 0 ? { token: ['hunter2'] } : {},
+      headers: n % 2 === 0 ? { authorization: 'Bearer hunter2', accept: '*/*' } : { accept: '*/*' },
+      body: { card: 'hunter2' },
+      body_size: 17,
+      pii: [],
+      peer: peers[n % peers.length],
+    }) as unknown as RequestInput;
+
+  /** The events a log writes for 40 requests under `policy`, without the members that differ between two logs (ids). */
+  async function events(policy: LoggedPolicy): Promise<string[]> {
+    const signer = new AuditSigner('instance');
+    const sink = new MemorySink();
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => 'CERT', flushIntervalMs: 10_000 });
+    for (let n = 0; n < 40; n += 1) log.record({ ...entry(n), input: input(n), policy });
+    await log.close();
+    return eventsOf(sink.text).map((e) => JSON.stringify({ ...e, decision_id: undefined }));
+  }
+
+  it('asks the rule once per connection peer and writes what asking it for every event writes', async () => {
+    const engine = await loadPolicy(new URL('rego/build/bundle.tar.gz', ROOT).pathname);
+    expect(engine.logMaskByPeer).toBe(true);
+    const asked: unknown[] = [];
+    const counted = (byPeer: boolean): LoggedPolicy => ({
+      revision: engine.revision,
+      digest: engine.digest,
+      logMaskByPeer: byPeer,
+      evaluateLogMask: (event) => {
+        asked.push(event);
+        return engine.evaluateLogMask(event);
+      },
+    });
+    const everyEvent = await events(counted(false));
+    expect(asked).toHaveLength(40);
+    asked.length = 0;
+    const perPeer = await events(counted(true));
+    // The three frozen peers: one question each; the open peer: one for each of its 10 events.
+    expect(asked).toHaveLength(3 + 10);
+    expect(perPeer).toEqual(everyEvent);
+    const text = perPeer.join('\n');
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('@bank-');
+    expect(JSON.parse(perPeer[2]!)).toMatchObject({ erased: ['/input/body', '/input/headers/authorization', '/input/peer/jwt/email'] });
   });
 });
 

@@ -2,11 +2,12 @@
  * The decision log's hand-written serialisation (src/audit/event-json.ts,
  * event-lines.ts, mask.ts captureInput) against the plain ways of doing the
  * same: `JSON.stringify` of the event object, the verifier's re-serialisation
- * of a parsed event, wire/audit-log.ts `chainHash` over the event text, and
- * `maskInput`.
+ * of a parsed event, wire/audit-log.ts `chainHash` over the event text,
+ * `maskInput`, and `Date.prototype.toISOString`.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { eventJson, eventObject, loggedBundle, rfc3339Nanos, type EventParts } from '../../../src/audit/event-json.js';
+import { capturedInputJson, eventJson, eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, type EventParts } from '../../../src/audit/event-json.js';
 import { EventLines, PendingEvents } from '../../../src/audit/event-lines.js';
 import { captureInput, maskedHeadersOf, maskInput } from '../../../src/audit/mask.js';
 import type { Decision } from '../../../src/policy/decision.js';
@@ -82,6 +83,30 @@ describe('eventJson', () => {
     expect(eventJson(parts)).toContain('"sub":"bob"');
     expect(eventJson(parts)).toBe(JSON.stringify(eventObject(parts)));
   });
+
+  it('reuses the text of a decision frozen all the way down, and only of such a one', () => {
+    const shared: Decision = Object.freeze({ allow: false, reasons: Object.freeze(['pii:email']), status: 403 });
+    const first = eventJson({ ...base, result: shared });
+    expect(eventJson({ ...base, result: shared })).toBe(first);
+    expect(first).toBe(JSON.stringify(eventObject({ ...base, result: shared })));
+    // `denied` is frozen, but its rate_limit is not: a change there must show.
+    const limit = denied.rate_limit as unknown as { remaining: number };
+    const before = eventJson({ ...base, result: denied });
+    limit.remaining = 7;
+    const after = eventJson({ ...base, result: denied });
+    expect(after).not.toBe(before);
+    expect(after).toBe(JSON.stringify(eventObject({ ...base, result: denied })));
+    limit.remaining = 0;
+  });
+
+  it('writes lists of strings as JSON.stringify does, holes and other values included', () => {
+    const odd = ['/input/body', undefined, 3] as unknown as string[];
+    const holes = new Array<string>(2);
+    for (const list of [odd, holes, ['é', 'a"b', 'rate_limited']]) {
+      const parts = { ...base, erased: list, reasons: list, status: 403 };
+      expect(eventJson(parts)).toBe(JSON.stringify(eventObject(parts)));
+    }
+  });
 });
 
 describe('rfc3339Nanos', () => {
@@ -91,6 +116,20 @@ describe('rfc3339Nanos', () => {
     expect(rfc3339Nanos(ms)).toBe('2026-12-04T13:02:11.123000000Z');
     expect(rfc3339Nanos(ms + 1)).toBe('2026-12-04T13:02:11.124000000Z');
     expect(rfc3339Nanos(ms)).toBe('2026-12-04T13:02:11.123000000Z');
+  });
+
+  it('is toISOString with six more digits, for any millisecond of years 0000 to 9999, in any order', () => {
+    const iso = (ms: number): string => `${new Date(Math.trunc(ms)).toISOString().slice(0, -1)}000000Z`;
+    const year0 = new Date('0000-01-01T00:00:00.000Z').getTime();
+    const year9999 = new Date('9999-12-31T23:59:59.999Z').getTime();
+    const stamp = fc.oneof(fc.integer({ min: year0, max: year9999 }), fc.double({ min: year0, max: year9999, noNaN: true }), fc.constantFrom(0, -1, 999, 1000, -1000, -1001, year0, year9999));
+    fc.assert(
+      fc.property(fc.array(stamp, { minLength: 1, maxLength: 8 }), (stamps) => {
+        for (const ms of stamps) expect(rfc3339Nanos(ms)).toBe(iso(ms));
+      }),
+      { numRuns: 500, seed: Number(process.env['FC_SEED'] ?? 0x3339) },
+    );
+    expect(() => rfc3339Nanos(Number.NaN)).toThrow(RangeError);
   });
 });
 
@@ -177,5 +216,67 @@ describe('captureInput', () => {
     const noQuery = captureInput(make(''), maskedHeadersOf(options));
     expect(noQuery.erased).toEqual(['/input/body', '/input/headers/authorization', '/input/headers/cookie', '/input/headers/x-key']);
     expect(reads).toEqual({ parsed_path: 1, headers: 1 });
+  });
+});
+
+describe('capturedInputJson', () => {
+  const credentials = maskedHeadersOf({ headers: ['x-key'] });
+  const header = fc.constantFrom('accept', 'authorization', 'cookie', 'x-key', 'x-api-key', 'content-type', 'user-agent', '__proto__', 'toJSON', '0');
+  const peer = fc.oneof(
+    fc.constant(connectionPeer),
+    fc.record({ address: fc.string(), port: fc.integer(), tls: fc.constant(tls) }).map((p) => Object.freeze(p)),
+    fc.record({ address: fc.string(), port: fc.integer(), jwt: fc.constant(claims) }),
+    fc.jsonValue({ maxDepth: 2 }),
+  );
+  const input = fc.record(
+    {
+      request_id: fc.string(),
+      method: fc.constantFrom('GET', 'POST', 'DELETE'),
+      path: fc.string(),
+      parsed_path: fc.array(fc.string(), { maxLength: 4 }),
+      query: fc.constantFrom('', 'a=1', 'token=secret&b'),
+      parsed_query: fc.oneof(fc.constant({}), fc.dictionary(fc.string(), fc.array(fc.string(), { maxLength: 2 }), { maxKeys: 2 })),
+      headers: fc.oneof(fc.dictionary(header, fc.string(), { maxKeys: 6 }), fc.jsonValue({ maxDepth: 1 })),
+      body: fc.jsonValue({ maxDepth: 2 }),
+      body_size: fc.oneof(fc.nat(), fc.double()),
+      pii: fc.array(fc.record({ type: fc.constantFrom('email', 'iban'), path: fc.string(), start: fc.nat(), end: fc.nat() }), { maxLength: 2 }),
+      peer,
+      extra: fc.jsonValue({ maxDepth: 2 }),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('writes JSON.stringify of what captureInput keeps, and erases the same pointers, for random inputs', () => {
+    fc.assert(
+      fc.property(input, (value) => {
+        const expected = captureInput(value as Record<string, unknown>, credentials);
+        const written = capturedInputJson(value as Record<string, unknown>, credentials);
+        expect(written.json).toBe(JSON.stringify(expected.input));
+        expect(written.erased).toEqual(expected.erased);
+        // Again: frozen members now come from memory.
+        expect(capturedInputJson(value as Record<string, unknown>, credentials).json).toBe(written.json);
+      }),
+      { numRuns: 1000, seed: Number(process.env['FC_SEED'] ?? 0xc0de) },
+    );
+  });
+
+  it('keeps the body, the query and credential headers out of the text', () => {
+    const written = capturedInputJson(
+      { method: 'POST', query: 'token=hunter2', parsed_query: { token: ['hunter2'] }, headers: { authorization: 'Bearer hunter2', accept: '*/*' }, body: { card: 'hunter2' }, peer: connectionPeer },
+      credentials,
+    );
+    expect(written.json).not.toContain('hunter2');
+    expect(written.erased).toEqual(['/input/body', '/input/query', '/input/parsed_query', '/input/headers/authorization']);
+  });
+});
+
+describe('isDeeplyFrozen', () => {
+  it('is true only when every level is frozen, and stays right when asked again', () => {
+    expect(isDeeplyFrozen(connectionPeer)).toBe(true);
+    expect(isDeeplyFrozen(connectionPeer)).toBe(true);
+    const shallow = Object.freeze({ address: '::1', tls: { protocol: 'TLSv1.3' } });
+    expect(isDeeplyFrozen(shallow)).toBe(false);
+    expect(isDeeplyFrozen(shallow)).toBe(false);
+    expect(isDeeplyFrozen({ address: '::1' })).toBe(false);
   });
 });

@@ -61,6 +61,13 @@ describe('the default policy mask rule', () => {
     expect([...result.pointers].sort()).toEqual(['/input/peer/certificate/subject', '/input/peer/jwt/email', '/input/peer/jwt/name']);
   });
 
+  it('reads only the peer of the event, so the decision log may ask once per connection', async () => {
+    expect(engine.logMaskByPeer).toBe(true);
+    // Without the build's metadata (the whole event read), or with a rule that reads more, it may not.
+    expect((await loadPolicy(BUNDLE, { compactInput: false })).logMaskByPeer).toBe(false);
+    expect((await loadPolicy(join(FIXTURES, 'log-mask'))).logMaskByPeer).toBe(false);
+  });
+
   it('asks for nothing when the caller has no such identity', () => {
     expect(engine.evaluateLogMask(event('x', { method: 'GET', path: '/v1/models', peer: { address: '127.0.0.1', port: 1 } }))).toEqual({ pointers: [] });
   });
@@ -134,6 +141,7 @@ describe('building with and without the log package', () => {
     expect(manifest.metadata.enclave_gate['log_mask']).toBe(false);
     const engine = await loadPolicyBundle(bundle);
     expect(engine.hasLogMaskRule).toBe(false);
+    expect(engine.logMaskByPeer).toBe(true);
     expect(engine.evaluateLogMask(event('good', identified))).toEqual({ pointers: [] });
   });
 
