@@ -46,8 +46,9 @@ const LATENCY_SECONDS = QUICK ? 1.5 : 4;
  * The logs' cost is a ratio of two CPU figures a few per cent apart, on a
  * machine whose speed drifts by more than that from one round to the next.
  * So it gets its own phase: the gate with and without a log, alternating in
- * short segments, each pair measured back to back; the median of the pairs'
- * ratios is the cost.
+ * short segments, so that both see the same mix of the machine's fast and
+ * slow moments; each one's CPU over all its segments, divided by its
+ * requests, gives the cost.
  */
 const PAIRED_SEGMENTS = Number(process.env['BENCH_PAIRED_SEGMENTS'] ?? (QUICK ? 8 : 16));
 const PAIRED_SECONDS = 1.5;
@@ -62,6 +63,9 @@ interface Target {
 
 interface LoadSample {
   readonly rps: number;
+  readonly requests: number;
+  /** The proxy's CPU time over the sample, µs. */
+  readonly cpuUs: number;
   readonly cpuUsPerReq: number;
   readonly errors: number;
   readonly non2xx: number;
@@ -81,6 +85,8 @@ async function load(target: Target, connections: number, seconds = SECONDS): Pro
   const total = result.requests.total;
   return {
     rps: result.requests.average,
+    requests: total,
+    cpuUs: (cpu1 - cpu0) * 1e6,
     cpuUsPerReq: target.pids.length > 0 && total > 0 ? ((cpu1 - cpu0) * 1e6) / total : NaN,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
@@ -224,11 +230,17 @@ async function main(): Promise<void> {
 
     // The logs' cost: gate, gate + decision log (and gate + access log) in turn, segment after segment.
     const paired = targets.filter((t) => t.key === 'gate' || t.key === 'gate_audited' || t.key === 'gate_logged');
-    const pairedCpu = new Map<string, number[]>(paired.map((t) => [t.key, []]));
+    const pairedTotals = new Map<string, { cpuUs: number; requests: number }>(paired.map((t) => [t.key, { cpuUs: 0, requests: 0 }]));
     for (let segment = 0; segment < PAIRED_SEGMENTS; segment++) {
-      for (const t of paired.map((_, i) => paired[(i + segment) % paired.length]!)) pairedCpu.get(t.key)!.push((await load(t, 10, PAIRED_SECONDS)).cpuUsPerReq);
+      for (const t of paired.map((_, i) => paired[(i + segment) % paired.length]!)) {
+        const sample = await load(t, 10, PAIRED_SECONDS);
+        const totals = pairedTotals.get(t.key)!;
+        totals.cpuUs += sample.cpuUs;
+        totals.requests += sample.requests;
+      }
     }
-    const pairedCost = (key: string): number => median(pairedCpu.get(key)!.map((cpu, i) => cpu / pairedCpu.get('gate')![i]!)) - 1;
+    const pairedCpu = (key: string): number => pairedTotals.get(key)!.cpuUs / pairedTotals.get(key)!.requests;
+    const pairedCost = (key: string): number => pairedCpu(key) / pairedCpu('gate') - 1;
     process.stderr.write(`  paired segments: decision log ${(100 * pairedCost('gate_audited')).toFixed(1)} %${logged ? `, access log ${(100 * pairedCost('gate_logged')).toFixed(1)} %` : ''}\n`);
 
     const med = (key: string, c: number, f: (s: LoadSample) => number): number => median((samples.get(`${key}@${c}`) ?? []).map(f));
@@ -283,8 +295,9 @@ async function main(): Promise<void> {
       '|---|---|---|',
       ...checks.map((c) => `| ${c.what} | ${c.value} | ${c.met ? 'yes' : 'no'} |`),
       '',
-      `The logs' cost is measured in a phase of its own: ${PAIRED_SEGMENTS} segments of ${PAIRED_SECONDS} s at 10 connections in which the gate runs with and without the log back to back; ` +
-        `the cost is the median of the segments' CPU ratios (the table's rows, medians of separate rounds, give ${fmt(100 * (row('gate_audited').cpu10 / gateRow.cpu10 - 1), 1)} % for the decision log). ` +
+      `The logs' cost is measured in a phase of its own: ${PAIRED_SEGMENTS} segments of ${PAIRED_SECONDS} s at 10 connections, the gate with and without each log taking turns; ` +
+        `the cost is the ratio of CPU per request over all segments, ${fmt(pairedCpu('gate_audited'))} µs with the decision log against ${fmt(pairedCpu('gate'))} µs without ` +
+        `(the table's rows, medians of separate rounds, give ${fmt(100 * (row('gate_audited').cpu10 / gateRow.cpu10 - 1), 1)} %). ` +
         `Signed decision log: ${fmt(100 * ratios.decisionLogCpuCost, 1)} % CPU per request` +
         (ratios.accessLogCpuCost === undefined ? '.' : `; access log (one pino line per request, to a pipe): ${fmt(100 * ratios.accessLogCpuCost, 1)} %.`),
       '',

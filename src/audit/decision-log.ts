@@ -32,7 +32,7 @@ import {
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
 import { EventLines, PendingEvents, type LinedEvent } from './event-lines.js';
-import { capturedInputJson, eventJson, eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, type EventParts, type LoggedBundle } from './event-json.js';
+import { eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, writeEvent, writeUsualEvent, type EventParts, type LoggedBundle } from './event-json.js';
 import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
 /** What the pipeline knows about one finished request; built once in its account stage. */
@@ -253,9 +253,8 @@ export class DecisionLog {
    */
   record(entry: DecisionLogEntry): void {
     if (this.#closed) return;
-    let text: string;
     try {
-      text = this.#eventText(entry);
+      this.#write(entry);
     } catch (err) {
       // Only an entry the pipeline never builds (an invalid timestamp, a policy without a digest)
       // gets here; it must not fail the request it accounts for. Counted and logged instead.
@@ -263,7 +262,6 @@ export class DecisionLog {
       this.#options.logger?.error({ err: describeThrown(err) }, 'decision log event not written');
       return;
     }
-    this.#pending.push(text);
     if (this.#overflow === 'drop-oldest' && this.buffered > this.#maxBuffered) this.#dropOldest();
     if (this.#pending.length >= this.#batchEvents) this.#schedule('full');
   }
@@ -385,18 +383,33 @@ export class DecisionLog {
   }
 
   /**
-   * The JSON text of an entry's event, masked in three steps: the built-in
-   * erasure (body, query, credential headers; mask.ts), `decisionLog.mask`
-   * and the bundle's static pointers; then the bundle's mask rule, given
-   * that event as its input (OPA gives `data.system.log.mask` the event too),
-   * and its pointers erased as well. The rule so never sees a body, a query
-   * or a credential. A rule that fails, or an input that does not serialise
-   * (never, by the input contract), costs the event its whole input.
+   * Adds an entry's event to the waiting ones. The usual event (nothing to
+   * erase beyond the built-in mask) is written as bytes straight into the
+   * waiting buffer; any other, or one whose input does not serialise, goes
+   * through {@link #eventText}.
    */
-  #eventText(entry: DecisionLogEntry): string {
+  #write(entry: DecisionLogEntry): void {
     const policy = entry.policy;
     const facts = policy === undefined ? undefined : this.#factsOf(policy);
-    const parts: { -readonly [K in keyof EventParts]: EventParts[K] } = {
+    const parts = this.#partsOf(entry, facts);
+    const input = entry.input;
+    const known = input === undefined ? undefined : this.#maskOfPeer(facts, input.peer);
+    try {
+      if (input !== undefined && known !== undefined && known.pointers.length === 0) {
+        this.#pending.pushWith((w) => writeUsualEvent(w, parts, input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders));
+      } else {
+        const masked = this.#masked(entry, parts, known);
+        this.#pending.pushWith((w) => writeEvent(w, masked));
+      }
+    } catch (err) {
+      // Nothing was added: an input that does not serialise (never, by the input contract) costs the event its input.
+      this.#maskFailed(`the event does not serialise (${describeThrown(err)})`);
+      this.#pending.pushWith((w) => writeEvent(w, { ...parts, input: undefined, erased: ['/input'] }));
+    }
+  }
+
+  #partsOf(entry: DecisionLogEntry, facts: PolicyFacts | undefined): EventParts {
+    return {
       decisionId: randomUUID(),
       labelsJson: this.#labelsJson,
       labels: this.#labels,
@@ -414,37 +427,36 @@ export class DecisionLog {
       status: entry.status,
       reasons: entry.reasons,
     };
-    try {
-      const known = entry.input === undefined ? undefined : this.#maskOfPeer(facts, entry.input.peer);
-      if (entry.input !== undefined && known !== undefined && known.pointers.length === 0) {
-        // The usual event: nothing to erase beyond the built-in mask, so the
-        // input is written straight from the request's, without a copy.
-        const captured = capturedInputJson(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
-        parts.inputJson = captured.json;
-        parts.erased = captured.erased;
-        return eventJson(parts);
-      }
-      const { input, erased } =
-        entry.input === undefined
-          ? { input: { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } }, erased: [] }
-          : captureInput(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
-      const extra = this.#options.mask?.extra;
-      if (extra !== undefined && extra.length > 0) erasePointers(input, extra, erased);
-      if (policy?.logMask !== undefined && policy.logMask.length > 0) erasePointers(input, policy.logMask, erased);
-      parts.input = input;
-      parts.erased = erased;
-      if (policy?.evaluateLogMask !== undefined) {
-        const ruled = known ?? policy.evaluateLogMask(eventObject(parts));
-        if (ruled.failure !== undefined) this.#maskFailed(ruled.failure);
-        if (ruled.pointers.includes('/input')) return eventJson({ ...parts, input: undefined, erased: [...erased.filter((p) => !p.startsWith('/input/')), '/input'] });
-        // The rule has answered: the event it was given (which holds `input` and `erased`) is not read again.
-        if (ruled.pointers.length > 0) erasePointers(input, ruled.pointers, erased);
-      }
-      return eventJson(parts);
-    } catch (err) {
-      this.#maskFailed(`the event does not serialise (${describeThrown(err)})`);
-      return eventJson({ ...parts, input: undefined, inputJson: undefined, erased: ['/input'] });
+  }
+
+  /**
+   * The parts of an event that takes the general path, masked in three
+   * steps: the built-in erasure (body, query, credential headers; mask.ts),
+   * `decisionLog.mask` and the bundle's static pointers; then the bundle's
+   * mask rule (`known`: its answer for this peer, when {@link #maskOfPeer}
+   * had it), given that event as its input (OPA gives
+   * `data.system.log.mask` the event too), and its pointers erased as well.
+   * The rule so never sees a body, a query or a credential. A rule that
+   * fails costs the event its whole input.
+   */
+  #masked(entry: DecisionLogEntry, parts: EventParts, known: RuledMask | undefined): EventParts {
+    const policy = entry.policy;
+    const { input, erased } =
+      entry.input === undefined
+        ? { input: { method: entry.method, path: entry.url.split('?', 1)[0], peer: { address: entry.address, port: entry.port } }, erased: [] }
+        : captureInput(entry.input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
+    const extra = this.#options.mask?.extra;
+    if (extra !== undefined && extra.length > 0) erasePointers(input, extra, erased);
+    if (policy?.logMask !== undefined && policy.logMask.length > 0) erasePointers(input, policy.logMask, erased);
+    const masked = { ...parts, input, erased };
+    if (policy?.evaluateLogMask !== undefined) {
+      const ruled = known ?? policy.evaluateLogMask(eventObject(masked));
+      if (ruled.failure !== undefined) this.#maskFailed(ruled.failure);
+      if (ruled.pointers.includes('/input')) return { ...parts, input: undefined, erased: [...erased.filter((p) => !p.startsWith('/input/')), '/input'] };
+      // The rule has answered: the event it was given (which holds `input` and `erased`) is not read again.
+      if (ruled.pointers.length > 0) erasePointers(input, ruled.pointers, erased);
     }
+    return masked;
   }
 
   #maskFailed(why: string): void {

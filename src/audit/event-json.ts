@@ -1,19 +1,21 @@
 /**
  * One decision-log event (docs/audit.md, OPA's decision-log event format),
- * written straight to its JSON text: the text a flush hashes into the chain
- * and appends, with no event object built on the way (that object is only
- * built when the bundle's mask rule asks for it, {@link eventObject}).
+ * written as the UTF-8 bytes of its JSON text straight into the buffer the
+ * flush hashes into the chain and appends (json-bytes.ts): no event object
+ * and no string are built on the way. The event object ({@link eventObject})
+ * is built only when the bundle's mask rule asks for the event.
  *
- * The text must be exactly what `JSON.stringify` gives for the event object,
+ * The bytes must be exactly those of `JSON.stringify(eventObject(parts))`,
  * because the verifier re-serialises each parsed event before hashing it
  * (test/unit/audit/event-json.test.ts checks the two against each other).
- * Parts that repeat from event to event are serialised once and reused: the
- * labels and the bundle per log and policy, the timestamp per millisecond,
- * and objects frozen all the way down (the per-connection `input.peer`) per
- * object.
+ * Parts that repeat from event to event are encoded once and reused: the
+ * labels and the bundle per log and policy, the timestamp's date per second,
+ * memoised decisions, and objects frozen all the way down (the
+ * per-connection `input.peer`) per object.
  */
 import type { Decision } from '../policy/decision.js';
-import type { MaskedHeaders } from './mask.js';
+import { JsonBytes } from './json-bytes.js';
+import { captureInput, type MaskedHeaders } from './mask.js';
 
 /** What one event is made of, after masking. */
 export interface EventParts {
@@ -23,8 +25,6 @@ export interface EventParts {
   readonly labels: Readonly<Record<string, string>>;
   /** The masked input; undefined when the mask rule erased it whole. */
   readonly input: Readonly<Record<string, unknown>> | undefined;
-  /** The masked input's JSON text, when already written ({@link capturedInputJson}); then `input` is not read. */
-  readonly inputJson?: string;
   readonly result: Decision | undefined;
   readonly erased: readonly string[];
   readonly requestedBy: string;
@@ -76,25 +76,8 @@ export function rfc3339Nanos(epochMs: number): string {
   return secondText + MILLIS[ms - start]!;
 }
 
-/**
- * Strings of a small set (member names, outcomes, error codes, erased
- * pointers, reasons) as JSON: there are few distinct ones, and quoting each
- * every time is a call and a string.
- */
-const quotedStrings = new Map<string, string>();
-
-function quoted(text: string): string {
-  let json = quotedStrings.get(text);
-  if (json === undefined) {
-    json = JSON.stringify(text);
-    // Bounded: a hostile input must not grow it without end.
-    if (quotedStrings.size < 1024) quotedStrings.set(text, json);
-  }
-  return json;
-}
-
-/** JSON of objects frozen all the way down (they cannot change, so neither can their text); `false`: not deeply frozen. */
-const frozenJson = new WeakMap<object, string | false>();
+/** Whether objects are frozen all the way down (then neither they nor their JSON can change). */
+const deeplyFrozenObjects = new WeakMap<object, boolean>();
 
 function deeplyFrozen(value: unknown, depth = 0): boolean {
   if (typeof value !== 'object' || value === null) return typeof value !== 'function';
@@ -106,163 +89,20 @@ function deeplyFrozen(value: unknown, depth = 0): boolean {
   return true;
 }
 
-/**
- * `JSON.stringify(s)` for a string. Most strings here (ids, addresses,
- * paths, pointers) are printable ASCII without a quote or a backslash, and
- * are then written as they are, without a call into JSON.stringify.
- */
-function jsonString(s: string): string {
-  for (let i = 0; i < s.length; i += 1) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
-  }
-  return `"${s}"`;
-}
-
-/** `JSON.stringify(list)` for a list of strings (`erased`, `reasons`). */
-function stringsJson(list: readonly string[]): string {
-  let out = '[';
-  for (let i = 0; i < list.length; i += 1) {
-    const item = list[i];
-    // A hole or anything else than a string: as JSON.stringify has it.
-    if (typeof item !== 'string') return JSON.stringify(list);
-    out += i === 0 ? quoted(item) : `,${quoted(item)}`;
-  }
-  return `${out}]`;
-}
-
-/** `JSON.stringify(value)`, remembered for objects frozen all the way down. */
-function memberJson(value: unknown): string | undefined {
-  if (typeof value === 'string') return jsonString(value);
-  if (typeof value === 'number') return num(value);
-  if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return JSON.stringify(value);
-  const known = frozenJson.get(value);
-  if (typeof known === 'string') return known;
-  const json = JSON.stringify(value);
-  if (known === undefined) frozenJson.set(value, deeplyFrozen(value) ? json : false);
-  return json;
-}
-
-/**
- * `JSON.stringify(object)` for a plain object, member by member so frozen
- * members come from memory. `input.peer` is taken apart too: it is the
- * connection's frozen peer, or (with a caller identity) a fresh object per
- * request made of frozen parts (TLS facts, JWT claims cached per token).
- */
-function objectJson(object: Readonly<Record<string, unknown>>, depth: number): string {
-  let out = '{';
-  for (const key of Object.keys(object)) {
-    const value = object[key];
-    const json = depth === 0 && key === 'peer' && isOpenObject(value) ? objectJson(value, 1) : memberJson(value);
-    if (json === undefined) continue;
-    out += out.length === 1 ? `${quoted(key)}:${json}` : `,${quoted(key)}:${json}`;
-  }
-  return `${out}}`;
-}
-
-/** True when `value` is an object frozen all the way down (remembered per object, as its JSON is). */
+/** True when `value` is an object frozen all the way down (remembered per object). */
 export function isDeeplyFrozen(value: object): boolean {
   if (!Object.isFrozen(value)) return false;
-  const known = frozenJson.get(value);
-  if (known !== undefined) return known !== false;
-  const frozen = deeplyFrozen(value);
-  if (frozen) frozenJson.set(value, JSON.stringify(value));
-  else frozenJson.set(value, false);
+  let frozen = deeplyFrozenObjects.get(value);
+  if (frozen === undefined) {
+    frozen = deeplyFrozen(value);
+    deeplyFrozenObjects.set(value, frozen);
+  }
   return frozen;
-}
-
-/**
- * The JSON text of what `captureInput` (mask.ts) makes of `input`, and the
- * pointers it erases, in one pass and without the copy:
- * `JSON.stringify(captureInput(input, headers).input)` and its `erased`,
- * member for member (test/unit/audit/event-json.test.ts compares the two).
- * For an event no further pointer is erased from, which is the usual one.
- */
-export function capturedInputJson(input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): { json: string; erased: string[] } {
-  let out = '';
-  let body = false;
-  let query = false;
-  let parsedQuery = false;
-  let erasedHeaders: string[] | undefined;
-  for (const key of Object.keys(input)) {
-    let json: string | undefined;
-    if (key === 'body') {
-      body = true;
-      continue;
-    } else if (key === 'query') {
-      query = input[key] !== '';
-      continue;
-    } else if (key === 'parsed_query') {
-      parsedQuery = input['query'] !== '' && Object.keys(input[key] as object).length > 0;
-      continue;
-    } else if (key === 'headers') {
-      const value = input[key];
-      if (typeof value !== 'object' || value === null) {
-        json = memberJson(value);
-      } else {
-        let copy: Record<string, unknown> | undefined;
-        const names = Object.keys(value);
-        for (let i = 0; i < names.length; i += 1) {
-          if (!headers.set.has(names[i]!)) continue;
-          // A credential header: the rest is copied without it (rare, so only then).
-          copy = Object.create(null) as Record<string, unknown>;
-          for (const name of names) {
-            if (headers.set.has(name)) (erasedHeaders ??= []).push(name);
-            else copy[name] = (value as Record<string, unknown>)[name];
-          }
-          break;
-        }
-        // A plain object writes as its copy would; anything else is copied as captureInput copies it.
-        const proto: unknown = Object.getPrototypeOf(value);
-        json = JSON.stringify(copy ?? (proto === Object.prototype || proto === null ? value : Object.assign(Object.create(null) as object, value)));
-      }
-    } else {
-      const value = input[key];
-      json = key === 'peer' && isOpenObject(value) ? objectJson(value, 1) : memberJson(value);
-    }
-    if (json === undefined) continue;
-    out += out.length === 0 ? `{${quoted(key)}:${json}` : `,${quoted(key)}:${json}`;
-  }
-  const erased: string[] = [];
-  if (body) erased.push('/input/body');
-  if (query) erased.push('/input/query');
-  if (parsedQuery) erased.push('/input/parsed_query');
-  if (erasedHeaders !== undefined) {
-    for (const name of headers.names) if (erasedHeaders.includes(name)) erased.push(headers.pointers.get(name)!);
-  }
-  return { json: out.length === 0 ? '{}' : `${out}}`, erased };
 }
 
 /** A plain object, not frozen, that JSON.stringify would write member by member. */
 function isOpenObject(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !Object.isFrozen(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
-}
-
-/** A number as JSON writes it (non-finite ones become null). */
-function num(n: number): string {
-  // Integers within 32 bits (durations in ns up to 2 s, statuses) go through the small-integer path.
-  if ((n | 0) === n) return String(n | 0);
-  return Number.isFinite(n) ? String(n) : 'null';
-}
-
-/** Text of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
-const resultTexts = new WeakMap<Decision, string>();
-
-function resultJson(result: Decision): string {
-  const known = resultTexts.get(result);
-  if (known !== undefined) return known;
-  const json = writeResult(result);
-  if (isDeeplyFrozen(result)) resultTexts.set(result, json);
-  return json;
-}
-
-function writeResult(result: Decision): string {
-  let out = `{"allow":${JSON.stringify(result.allow)},"reasons":${JSON.stringify(result.reasons)}`;
-  if (result.status !== undefined) out += `,"status":${JSON.stringify(result.status)}`;
-  if (result.headers !== undefined) out += `,"headers":${JSON.stringify(result.headers)}`;
-  if (result.rate_limit !== undefined) out += `,"rate_limit":${JSON.stringify(result.rate_limit)}`;
-  if (result.failure !== undefined) out += `,"failure":${JSON.stringify(result.failure)}`;
-  return `${out}}`;
 }
 
 function resultObject(result: Decision): Record<string, unknown> {
@@ -272,24 +112,6 @@ function resultObject(result: Decision): Record<string, unknown> {
   if (result.rate_limit !== undefined) out['rate_limit'] = result.rate_limit;
   if (result.failure !== undefined) out['failure'] = result.failure;
   return out;
-}
-
-/** The event's JSON text; equal to `JSON.stringify(eventObject(parts))`. */
-export function eventJson(p: EventParts): string {
-  let out = `{"decision_id":${jsonString(p.decisionId)},"labels":${p.labelsJson},"path":"enclave_gate/request/decision"`;
-  if (p.inputJson !== undefined) out += `,"input":${p.inputJson}`;
-  else if (p.input !== undefined) out += `,"input":${objectJson(p.input, 0)}`;
-  if (p.result !== undefined) out += `,"result":${resultJson(p.result)}`;
-  if (p.erased.length > 0) out += `,"erased":${stringsJson(p.erased)}`;
-  out += `,"requested_by":${jsonString(p.requestedBy)},"timestamp":"${p.timestamp}"`;
-  if (p.bundle !== undefined) out += `,"bundles":${p.bundle.json}`;
-  out += `,"metrics":{"timer_rego_query_eval_ns":${num(p.policyNs)},"timer_server_handler_ns":${num(p.totalNs)}}`;
-  // What the proxy did in the end, which the request decision alone does not say
-  // (a response withheld, a rate limit, an upstream failure).
-  out += `,"enclave_gate":{"request_id":${jsonString(p.requestId)},"outcome":${quoted(p.outcome)},"code":${quoted(p.code)}`;
-  if (p.status !== undefined) out += `,"status":${num(p.status)}`;
-  if (p.reasons !== undefined && p.reasons.length > 0) out += `,"reasons":${stringsJson(p.reasons)}`;
-  return `${out}}}`;
 }
 
 /** The event as an object: what the bundle's mask rule is given. */
@@ -308,4 +130,217 @@ export function eventObject(p: EventParts): Record<string, unknown> {
   if (p.reasons !== undefined && p.reasons.length > 0) outcome['reasons'] = p.reasons;
   event['enclave_gate'] = outcome;
   return event;
+}
+
+/** UTF-8 bytes of JSON texts that repeat from event to event (labels, bundle), by text. */
+const fragmentBytes = new Map<string, Buffer>();
+
+function fragment(json: string): Buffer {
+  let bytes = fragmentBytes.get(json);
+  if (bytes === undefined) {
+    bytes = Buffer.from(json, 'utf8');
+    // Bounded: one entry per log and per policy in practice.
+    if (fragmentBytes.size < 64) fragmentBytes.set(json, bytes);
+  }
+  return bytes;
+}
+
+/** UTF-8 bytes of objects frozen all the way down (a connection's peer, a memoised decision's parts). */
+const frozenBytes = new WeakMap<object, Buffer>();
+
+/** Writes `value` as JSON.stringify would; false when it would write nothing (undefined). */
+function writeMember(w: JsonBytes, value: unknown): boolean {
+  if (typeof value === 'object' && value !== null && Object.isFrozen(value)) {
+    const known = frozenBytes.get(value);
+    if (known !== undefined) {
+      w.bytes(known);
+      return true;
+    }
+    if (isDeeplyFrozen(value)) {
+      const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+      frozenBytes.set(value, bytes);
+      w.bytes(bytes);
+      return true;
+    }
+  }
+  return w.value(value);
+}
+
+/** Bytes of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
+const resultBytes = new WeakMap<Decision, Buffer>();
+
+function writeResult(w: JsonBytes, result: Decision): void {
+  const known = resultBytes.get(result);
+  if (known !== undefined) return w.bytes(known);
+  if (!isDeeplyFrozen(result)) return void w.value(resultObject(result));
+  const bytes = Buffer.from(JSON.stringify(resultObject(result)), 'utf8');
+  resultBytes.set(result, bytes);
+  w.bytes(bytes);
+}
+
+/**
+ * Writes the usual event (nothing to erase beyond the built-in mask) as
+ * UTF-8 bytes: exactly `JSON.stringify(eventObject(parts))` with the `input` and `erased`
+ * that mask.ts `captureInput(input, headers)` gives, which the tests check,
+ * but in one pass, without the masked copy or any string built.
+ * `parts.input` and `parts.erased` are not read.
+ */
+export function writeUsualEvent(w: JsonBytes, p: EventParts, input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): void {
+  if (typeof input['toJSON'] === 'function') {
+    // JSON.stringify would write what toJSON gives of the masked copy: leave that to it.
+    const captured = captureInput(input, headers);
+    writeEventWith(w, p, () => (w.value(captured.input), captured.erased));
+    return;
+  }
+  writeEventWith(w, p, () => writeCapturedInput(w, input, headers));
+}
+
+/** `JSON.stringify(eventObject(parts))` written as UTF-8 bytes (the event of the general path, its input already masked). */
+export function writeEvent(w: JsonBytes, p: EventParts): void {
+  const input = p.input;
+  writeEventWith(
+    w,
+    p,
+    input === undefined
+      ? undefined
+      : () => {
+          if (typeof input['toJSON'] === 'function') w.value(input);
+          else writeOpenObject(w, input, true);
+          return p.erased;
+        },
+  );
+}
+
+/**
+ * The event's members in OPA's order, as {@link eventObject} has them;
+ * `writeInput` writes the input's value and says what was erased from it
+ * (none: no input member, and `parts.erased` is what was erased).
+ */
+function writeEventWith(w: JsonBytes, p: EventParts, writeInput: (() => readonly string[]) | undefined): void {
+  w.ascii('{"decision_id":');
+  w.string(p.decisionId);
+  w.ascii(',"labels":');
+  w.bytes(fragment(p.labelsJson));
+  w.ascii(',"path":"enclave_gate/request/decision"');
+  let erased = p.erased;
+  if (writeInput !== undefined) {
+    w.ascii(',"input":');
+    erased = writeInput();
+  }
+  if (p.result !== undefined) {
+    w.ascii(',"result":');
+    writeResult(w, p.result);
+  }
+  if (erased.length > 0) {
+    w.ascii(',"erased":');
+    w.value(erased);
+  }
+  w.ascii(',"requested_by":');
+  w.string(p.requestedBy);
+  w.ascii(',"timestamp":"');
+  w.ascii(p.timestamp);
+  w.byte(0x22);
+  if (p.bundle !== undefined) {
+    w.ascii(',"bundles":');
+    w.bytes(fragment(p.bundle.json));
+  }
+  w.ascii(',"metrics":{"timer_rego_query_eval_ns":');
+  w.number(p.policyNs);
+  w.ascii(',"timer_server_handler_ns":');
+  w.number(p.totalNs);
+  w.ascii('},"enclave_gate":{"request_id":');
+  w.string(p.requestId);
+  w.ascii(',"outcome":');
+  w.string(p.outcome);
+  w.ascii(',"code":');
+  w.string(p.code);
+  if (p.status !== undefined) {
+    w.ascii(',"status":');
+    w.number(p.status);
+  }
+  if (p.reasons !== undefined && p.reasons.length > 0) {
+    w.ascii(',"reasons":');
+    w.value(p.reasons);
+  }
+  w.ascii('}}');
+}
+
+/**
+ * An open (not frozen) object member by member, frozen members from memory:
+ * the masked input, and in it (`top`) an open
+ * `peer`, the connection's frozen facts merged with a caller identity.
+ */
+function writeOpenObject(w: JsonBytes, object: Readonly<Record<string, unknown>>, top: boolean): void {
+  let first = true;
+  w.byte(0x7b);
+  for (const key of Object.keys(object)) {
+    const start = w.at;
+    if (!first) w.byte(0x2c);
+    w.key(key);
+    const value = object[key];
+    if (top && key === 'peer' && isOpenObject(value)) {
+      writeOpenObject(w, value, false);
+      first = false;
+    } else if (writeMember(w, value)) first = false;
+    else w.at = start;
+  }
+  w.byte(0x7d);
+}
+
+/** `captureInput(input, headers).input` (mask.ts) written as bytes, member for member; returns its `erased`. */
+function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): string[] {
+  let body = false;
+  let query = false;
+  let parsedQuery = false;
+  let erasedHeaders: string[] | undefined;
+  let first = true;
+  w.byte(0x7b);
+  for (const key of Object.keys(input)) {
+    if (key === 'body') {
+      body = true;
+      continue;
+    } else if (key === 'query') {
+      query = input[key] !== '';
+      continue;
+    } else if (key === 'parsed_query') {
+      parsedQuery = input['query'] !== '' && Object.keys(input[key] as object).length > 0;
+      continue;
+    }
+    const start = w.at;
+    if (!first) w.byte(0x2c);
+    w.key(key);
+    const value = input[key];
+    let written: boolean;
+    if (key === 'headers' && typeof value === 'object' && value !== null) {
+      let copy: Record<string, unknown> | undefined;
+      const names = Object.keys(value);
+      for (let i = 0; i < names.length; i += 1) {
+        if (!headers.set.has(names[i]!)) continue;
+        copy = Object.create(null) as Record<string, unknown>;
+        for (const name of names) {
+          if (headers.set.has(name)) (erasedHeaders ??= []).push(name);
+          else copy[name] = (value as Record<string, unknown>)[name];
+        }
+        break;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      written = w.value(copy ?? (proto === Object.prototype || proto === null ? value : Object.assign(Object.create(null) as object, value)));
+    } else if (key === 'peer' && isOpenObject(value)) {
+      writeOpenObject(w, value, false);
+      written = true;
+    } else {
+      written = writeMember(w, value);
+    }
+    if (written) first = false;
+    else w.at = start;
+  }
+  w.byte(0x7d);
+  const erased: string[] = [];
+  if (body) erased.push('/input/body');
+  if (query) erased.push('/input/query');
+  if (parsedQuery) erased.push('/input/parsed_query');
+  if (erasedHeaders !== undefined) {
+    for (const name of headers.names) if (erasedHeaders.includes(name)) erased.push(headers.pointers.get(name)!);
+  }
+  return erased;
 }

@@ -13,6 +13,7 @@
  * overwritten by the head, which holds the hash.
  */
 import { hash } from 'node:crypto';
+import { JsonBytes, type ByteSink } from './json-bytes.js';
 
 /** Where an event record is in the batch's bytes. */
 export interface LinedEvent {
@@ -83,13 +84,13 @@ const PENDING_KEEP_BYTES = 4 * 1024 * 1024;
 
 /**
  * Events waiting for their batch: their JSON texts, UTF-8, back to back in
- * one buffer that is reused from batch to batch. Encoding straight into it
- * is one pass over the text; `Buffer.from` per event would measure the text
- * first and allocate, and the garbage collector would have an object per
- * waiting event to move.
+ * one buffer that is reused from batch to batch. Each event is written
+ * straight into it (json-bytes.ts); a buffer or a string per event would be
+ * an allocation, and an object per waiting event for the garbage collector
+ * to move.
  */
 export class PendingEvents {
-  #buf = Buffer.allocUnsafe(PENDING_START_BYTES);
+  #buf: Buffer = Buffer.allocUnsafe(PENDING_START_BYTES);
   /** End offset of each waiting event, from index `#first`; an event starts where the one before it ends. */
   #ends: number[] = [];
   #first = 0;
@@ -101,12 +102,21 @@ export class PendingEvents {
     return this.#ends.length - this.#first;
   }
 
-  push(json: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    this.#reserve(json.length * 3);
-    this.#at += this.#buf.write(json, this.#at, 'utf8');
+  /**
+   * Adds the event `write` writes straight into the buffer (json-bytes.ts).
+   * When `write` throws, nothing is added and the error goes to the caller.
+   */
+  pushWith(write: (w: JsonBytes) => void): void {
+    const w = new JsonBytes(this.#buf, this.#at, this.#sink);
+    write(w);
+    // The buffer may have grown (and moved) while the event was written.
+    this.#buf = w.buf;
+    this.#at = w.at;
     this.#ends.push(this.#at);
   }
+
+  /** Lets a writer grow the buffer without losing the event it is writing (bytes `#at`..`at`). */
+  readonly #sink: ByteSink = { grow: (at: number, need: number) => this.#grow(at, need) };
 
   /** Forgets the oldest `n` events (drop-oldest); returns how many went. */
   drop(n: number): number {
@@ -139,18 +149,23 @@ export class PendingEvents {
     if (this.#buf.length > PENDING_KEEP_BYTES) this.#buf = Buffer.allocUnsafe(PENDING_START_BYTES);
   }
 
-  #reserve(n: number): void {
-    if (this.#at + n <= this.#buf.length) return;
-    // Move what still waits to the front (of a bigger buffer if that is not enough).
-    const waiting = this.#at - this.#start;
+  /**
+   * Room for `n` bytes after `end`, the end of the event being written
+   * (which starts at `#at`): what still waits, up to `end`, moves to the
+   * front, of a bigger buffer if that is not enough. Returns the buffer and
+   * where `end` went.
+   */
+  #grow(end: number, n: number): { buf: Buffer; at: number } {
+    const waiting = end - this.#start;
     const target = waiting + n <= this.#buf.length && this.#start > 0 ? this.#buf : Buffer.allocUnsafe(Math.max(this.#buf.length * 2, waiting + n));
-    this.#buf.copy(target, 0, this.#start, this.#at);
+    this.#buf.copy(target, 0, this.#start, end);
     const shift = this.#start;
-    const ends = this.#ends.slice(this.#first).map((end) => end - shift);
+    const ends = this.#ends.slice(this.#first).map((e) => e - shift);
     this.#buf = target;
     this.#ends = ends;
     this.#first = 0;
     this.#start = 0;
-    this.#at = waiting;
+    this.#at -= shift;
+    return { buf: target, at: end - shift };
   }
 }

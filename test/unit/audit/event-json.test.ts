@@ -7,11 +7,30 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { capturedInputJson, eventJson, eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, type EventParts } from '../../../src/audit/event-json.js';
+import { eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, writeEvent, writeUsualEvent, type EventParts } from '../../../src/audit/event-json.js';
 import { EventLines, PendingEvents } from '../../../src/audit/event-lines.js';
+import { JsonBytes } from '../../../src/audit/json-bytes.js';
 import { captureInput, maskedHeadersOf, maskInput } from '../../../src/audit/mask.js';
 import type { Decision } from '../../../src/policy/decision.js';
 import { chainHash, genesisHash } from '../../../src/wire/audit-log.js';
+
+/** Bytes a writer wrote, through a buffer that grows a few bytes at a time, so every write crosses a growth. */
+function written(write: (w: JsonBytes) => void): Buffer {
+  let buf = Buffer.alloc(3);
+  const w = new JsonBytes(buf, 0, {
+    grow: (at, need) => {
+      const grown = Buffer.alloc(at + need + 1);
+      buf.copy(grown, 0, 0, at);
+      buf = grown;
+      return { buf, at };
+    },
+  });
+  write(w);
+  return w.buf.subarray(0, w.at);
+}
+
+/** The text writeEvent writes for `parts`. */
+const eventJson = (parts: EventParts): string => written((w) => writeEvent(w, parts)).toString('utf8');
 
 const labels = Object.freeze({ id: 'i-1', app: 'enclave-gate', team: 'risk "ops"' });
 const base: EventParts = {
@@ -56,9 +75,10 @@ const cases: [string, Partial<EventParts>][] = [
   ['the connection peer merged with JWT claims (an open object of frozen parts)', { input: { method: 'GET', peer: { ...connectionPeer, jwt: claims } } }],
   ['members JSON drops (undefined, functions) and arrays with holes', { input: { a: undefined, f: () => 1, list: [1, undefined, 3], nested: { u: undefined }, peer: { x: undefined, tls } } }],
   ['large integers and negative zero', { input: { n: 2 ** 60, z: -0, e: 1e-7 }, status: 0 }],
+  ['an input with its own toJSON', { input: { method: 'GET', toJSON: () => ({ replaced: true }) } }],
 ];
 
-describe('eventJson', () => {
+describe('writeEvent', () => {
   it.each(cases)('is JSON.stringify of the event object, and what the verifier re-serialises: %s', (_, change) => {
     const parts = { ...base, ...change };
     const json = eventJson(parts);
@@ -152,7 +172,7 @@ describe('EventLines', () => {
 });
 
 describe('PendingEvents', () => {
-  it('gives back each waiting text as UTF-8, oldest first, through drops, partial takes, compaction and growth', () => {
+  it('gives back each waiting event as written, oldest first, through drops, partial takes, compaction, growth and failed writes', () => {
     const pending = new PendingEvents();
     const texts: string[] = [];
     const taken: string[] = [];
@@ -164,7 +184,18 @@ describe('PendingEvents', () => {
         const text = JSON.stringify({ n: next, s: (next % 3 === 0 ? 'é😀' : 'x').repeat((next * 7919) % 20_000) });
         next += 1;
         texts.push(text);
-        pending.push(text);
+        // Written piece by piece, so the buffer grows and compacts in the middle of an event.
+        pending.pushWith((w) => {
+          // Not between the two halves of a surrogate pair.
+          let half = text.length >> 1;
+          if (/[\ud800-\udbff]/.test(text[half - 1] ?? '')) half += 1;
+          w.text(text.slice(0, half));
+          w.text(text.slice(half));
+        });
+        if (next % 9 === 0) {
+          // A write that fails halfway adds nothing.
+          expect(() => pending.pushWith((w) => (w.text('{"broken":"'.repeat(5000)), w.value(1n)))).toThrow(TypeError);
+        }
       }
     };
     const expected: string[] = [];
@@ -219,54 +250,116 @@ describe('captureInput', () => {
   });
 });
 
-describe('capturedInputJson', () => {
+describe('writeUsualEvent', () => {
   const credentials = maskedHeadersOf({ headers: ['x-key'] });
   const header = fc.constantFrom('accept', 'authorization', 'cookie', 'x-key', 'x-api-key', 'content-type', 'user-agent', '__proto__', 'toJSON', '0');
   const peer = fc.oneof(
     fc.constant(connectionPeer),
     fc.record({ address: fc.string(), port: fc.integer(), tls: fc.constant(tls) }).map((p) => Object.freeze(p)),
-    fc.record({ address: fc.string(), port: fc.integer(), jwt: fc.constant(claims) }),
+    fc.record({ address: fc.string(), port: fc.integer(), jwt: fc.constant(claims), note: fc.constantFrom(undefined, 'x') }),
     fc.jsonValue({ maxDepth: 2 }),
   );
   const input = fc.record(
     {
       request_id: fc.string(),
       method: fc.constantFrom('GET', 'POST', 'DELETE'),
-      path: fc.string(),
+      path: fc.string({ unit: 'binary' }),
       parsed_path: fc.array(fc.string(), { maxLength: 4 }),
       query: fc.constantFrom('', 'a=1', 'token=secret&b'),
       parsed_query: fc.oneof(fc.constant({}), fc.dictionary(fc.string(), fc.array(fc.string(), { maxLength: 2 }), { maxKeys: 2 })),
-      headers: fc.oneof(fc.dictionary(header, fc.string(), { maxKeys: 6 }), fc.jsonValue({ maxDepth: 1 })),
+      headers: fc.oneof(fc.dictionary(header, fc.string({ unit: 'grapheme' }), { maxKeys: 6 }), fc.jsonValue({ maxDepth: 1 })),
       body: fc.jsonValue({ maxDepth: 2 }),
       body_size: fc.oneof(fc.nat(), fc.double()),
-      pii: fc.array(fc.record({ type: fc.constantFrom('email', 'iban'), path: fc.string(), start: fc.nat(), end: fc.nat() }), { maxLength: 2 }),
+      pii: fc.oneof(fc.constant(Object.freeze([])), fc.array(fc.record({ type: fc.constantFrom('email', 'iban'), path: fc.string(), start: fc.nat(), end: fc.nat() }), { maxLength: 2 })),
       peer,
-      extra: fc.jsonValue({ maxDepth: 2 }),
+      extra: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constant(undefined)),
     },
     { requiredKeys: [] },
   );
+  const parts = fc.record({
+    decisionId: fc.oneof(fc.uuid(), fc.string()),
+    requestId: fc.string({ unit: 'binary' }),
+    requestedBy: fc.string(),
+    outcome: fc.constantFrom('allow', 'deny', 'error'),
+    code: fc.constantFrom('ok', 'EG_POLICY_DENIED', 'é'),
+    status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
+    reasons: fc.option(fc.array(fc.string(), { maxLength: 3 }), { nil: undefined }),
+    policyNs: fc.oneof(fc.nat(), fc.double()),
+    totalNs: fc.oneof(fc.nat(), fc.double()),
+    result: fc.constantFrom<Decision | undefined>(undefined, denied, Object.freeze({ allow: true, reasons: Object.freeze([]) }) as Decision, { allow: false, reasons: ['pii:email'], status: 403 }),
+    bundle: fc.constantFrom(undefined, loggedBundle('r1', 'sha-384:00'), loggedBundle('ü', 'sha-384:ff')),
+  });
 
-  it('writes JSON.stringify of what captureInput keeps, and erases the same pointers, for random inputs', () => {
+  it('writes the event of what captureInput keeps, erased pointers included, byte for byte, for random events', () => {
     fc.assert(
-      fc.property(input, (value) => {
-        const expected = captureInput(value as Record<string, unknown>, credentials);
-        const written = capturedInputJson(value as Record<string, unknown>, credentials);
-        expect(written.json).toBe(JSON.stringify(expected.input));
-        expect(written.erased).toEqual(expected.erased);
-        // Again: frozen members now come from memory.
-        expect(capturedInputJson(value as Record<string, unknown>, credentials).json).toBe(written.json);
+      fc.property(input, parts, (value, change) => {
+        const p: EventParts = { ...base, ...change };
+        const captured = captureInput(value as Record<string, unknown>, credentials);
+        const expected = Buffer.from(JSON.stringify(eventObject({ ...p, input: captured.input, erased: captured.erased })), 'utf8');
+        expect(written((w) => writeUsualEvent(w, p, value as Record<string, unknown>, credentials)).equals(expected)).toBe(true);
+        // Again: frozen members and decisions now come from memory.
+        expect(written((w) => writeUsualEvent(w, p, value as Record<string, unknown>, credentials)).equals(expected)).toBe(true);
       }),
       { numRuns: 1000, seed: Number(process.env['FC_SEED'] ?? 0xc0de) },
     );
   });
 
-  it('keeps the body, the query and credential headers out of the text', () => {
-    const written = capturedInputJson(
-      { method: 'POST', query: 'token=hunter2', parsed_query: { token: ['hunter2'] }, headers: { authorization: 'Bearer hunter2', accept: '*/*' }, body: { card: 'hunter2' }, peer: connectionPeer },
-      credentials,
+  it('leaves an input with its own toJSON to JSON.stringify', () => {
+    const input = { method: 'GET', body: { secret: 1 }, toJSON(): unknown {
+      return { seen: Object.keys(this) };
+    } };
+    const captured = captureInput(input, credentials);
+    const bytes = written((w) => writeUsualEvent(w, base, input, credentials));
+    expect(bytes.toString('utf8')).toBe(JSON.stringify(eventObject({ ...base, input: captured.input, erased: captured.erased })));
+    expect(bytes.toString('utf8')).not.toContain('secret');
+  });
+
+  it('keeps the body, the query and credential headers out of the bytes', () => {
+    const bytes = written((w) =>
+      writeUsualEvent(w, base, { method: 'POST', query: 'token=hunter2', parsed_query: { token: ['hunter2'] }, headers: { authorization: 'Bearer hunter2', accept: '*/*' }, body: { card: 'hunter2' }, peer: connectionPeer }, credentials),
     );
-    expect(written.json).not.toContain('hunter2');
-    expect(written.erased).toEqual(['/input/body', '/input/query', '/input/parsed_query', '/input/headers/authorization']);
+    const event = JSON.parse(bytes.toString('utf8')) as { erased: string[] };
+    expect(bytes.toString('utf8')).not.toContain('hunter2');
+    expect(event.erased).toEqual(['/input/body', '/input/query', '/input/parsed_query', '/input/headers/authorization']);
+  });
+});
+
+describe('JsonBytes', () => {
+  it('writes what JSON.stringify writes, as UTF-8, for any value', () => {
+    const sparse: unknown[] = [1];
+    sparse[2] = 3;
+    const odd = fc.constantFrom<unknown>(undefined, () => 1, Symbol('s'), Number.NaN, -0, Number.POSITIVE_INFINITY, 2 ** 60, 1e21, 5e-7, new Date(0), new Map([[1, 2]]), { toJSON: () => 'x' }, Object.assign(Object.create(null) as object, { a: 1 }), sparse, Object.freeze({ f: 'frozen' }), new String('boxed'), '\u2028\ud800', 'é😀', 'é', 'a\u007fb');
+    const value = fc.letrec((tie) => ({
+      any: fc.oneof({ depthSize: 'small' }, fc.jsonValue(), fc.string({ unit: 'binary' }), odd, fc.array(tie('any'), { maxLength: 3 }), fc.dictionary(fc.string({ unit: 'binary' }), tie('any'), { maxKeys: 3 })),
+    })).any;
+    fc.assert(
+      fc.property(value, (v) => {
+        const expected = JSON.stringify(v);
+        let bytes = Buffer.alloc(0);
+        let wrote = false;
+        const w = new JsonBytes(bytes, 0, {
+          grow: (at, need) => {
+            const grown = Buffer.alloc(at + need);
+            bytes.copy(grown, 0, 0, at);
+            bytes = grown;
+            return { buf: bytes, at };
+          },
+        });
+        wrote = w.value(v);
+        if (expected === undefined) expect(wrote).toBe(false);
+        else expect(w.buf.subarray(0, w.at).toString('utf8')).toBe(expected);
+      }),
+      { numRuns: 2000, seed: Number(process.env['FC_SEED'] ?? 0xb17e) },
+    );
+  });
+
+  it('throws where JSON.stringify throws: a BigInt, a cycle', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic['self'] = { inner: cyclic };
+    for (const v of [{ n: 1n }, cyclic]) {
+      const w = new JsonBytes(Buffer.alloc(1 << 16), 0, { grow: () => expect.unreachable('no growth for these') });
+      expect(() => w.value(v)).toThrow(TypeError);
+    }
   });
 });
 
