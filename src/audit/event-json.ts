@@ -15,7 +15,7 @@
  */
 import type { Decision } from '../policy/decision.js';
 import { JsonBytes } from './json-bytes.js';
-import { captureInput, type MaskedHeaders } from './mask.js';
+import { builtInErasures, captureInput, type MaskedHeaders } from './mask.js';
 
 /** What one event is made of, after masking. */
 export interface EventParts {
@@ -335,12 +335,5 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
     else w.at = start;
   }
   w.byte(0x7d);
-  const erased: string[] = [];
-  if (body) erased.push('/input/body');
-  if (query) erased.push('/input/query');
-  if (parsedQuery) erased.push('/input/parsed_query');
-  if (erasedHeaders !== undefined) {
-    for (const name of headers.names) if (erasedHeaders.includes(name)) erased.push(headers.pointers.get(name)!);
-  }
-  return erased;
+  return builtInErasures(headers, body, query, parsedQuery, erasedHeaders);
 }

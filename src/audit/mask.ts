@@ -102,14 +102,23 @@ export function captureInput(input: Readonly<Record<string, unknown>>, headers: 
       out[key] = input[key];
     }
   }
+  return { input: out, erased: builtInErasures(headers, body, query, parsedQuery, erasedHeaders) };
+}
+
+/**
+ * What the built-in erasure took out of one input, as OPA's `erased` lists
+ * it: the body, the query, the parsed query, then the credential headers
+ * found (`found`), in the log's order of names.
+ */
+export function builtInErasures(headers: MaskedHeaders, body: boolean, query: boolean, parsedQuery: boolean, found: readonly string[] | undefined): string[] {
   const erased: string[] = [];
   if (body) erased.push('/input/body');
   if (query) erased.push('/input/query');
   if (parsedQuery) erased.push('/input/parsed_query');
-  if (erasedHeaders !== undefined) {
-    for (const name of headers.names) if (erasedHeaders.includes(name)) erased.push(headers.pointers.get(name)!);
+  if (found !== undefined) {
+    for (const name of headers.names) if (found.includes(name)) erased.push(headers.pointers.get(name)!);
   }
-  return { input: out, erased };
+  return erased;
 }
 
 /**
