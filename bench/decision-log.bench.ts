@@ -167,7 +167,7 @@ one Ed25519 signature per 256 events, one append to a file), amortised,
 less the cost of building the inputs and entries themselves (measured in the
 same run without a log). Inputs are built as the proxy builds them, with a
 JWT caller. The yardstick for the issue's 10 % budget is the proxy's whole
-CPU per request, about 240 µs ([proxy-overhead.md](proxy-overhead.md)); the
+CPU per request, 160–200 µs in the runs of 2026-12-04 ([proxy-overhead.md](proxy-overhead.md)); the
 end-to-end on/off comparison belongs to \`npm run bench\`. The machine is
 shared: compare rows of one run, and expect ±30 % between runs.
 
