@@ -15,7 +15,7 @@
  */
 import type { Decision } from '../policy/decision.js';
 import { JsonBytes } from './json-bytes.js';
-import { builtInErasures, captureInput, type MaskedHeaders } from './mask.js';
+import { builtInErasures, captureInput, headersWithoutCredentials, type MaskedHeaders } from './mask.js';
 
 /** What one event is made of, after masking. */
 export interface EventParts {
@@ -312,19 +312,9 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
     const value = input[key];
     let written: boolean;
     if (key === 'headers' && typeof value === 'object' && value !== null) {
-      let copy: Record<string, unknown> | undefined;
-      const names = Object.keys(value);
-      for (let i = 0; i < names.length; i += 1) {
-        if (!headers.set.has(names[i]!)) continue;
-        copy = Object.create(null) as Record<string, unknown>;
-        for (const name of names) {
-          if (headers.set.has(name)) (erasedHeaders ??= []).push(name);
-          else copy[name] = (value as Record<string, unknown>)[name];
-        }
-        break;
-      }
-      const proto: unknown = Object.getPrototypeOf(value);
-      written = w.value(copy ?? (proto === Object.prototype || proto === null ? value : Object.assign(Object.create(null) as object, value)));
+      const masked = headersWithoutCredentials(value, headers);
+      erasedHeaders = masked.found;
+      written = w.value(masked.kept);
     } else if (key === 'peer' && isOpenObject(value)) {
       writeOpenObject(w, value, false);
       written = true;

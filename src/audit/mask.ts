@@ -91,18 +91,33 @@ export function captureInput(input: Readonly<Record<string, unknown>>, headers: 
         out[key] = value;
         continue;
       }
-      // Without a prototype, so a header named "__proto__" is copied as the member it is.
-      const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-      for (const name of Object.keys(value)) {
-        if (headers.set.has(name)) (erasedHeaders ??= []).push(name);
-        else copy[name] = (value as Record<string, unknown>)[name];
-      }
-      out[key] = copy;
+      const masked = headersWithoutCredentials(value, headers);
+      erasedHeaders = masked.found;
+      out[key] = masked.kept;
     } else {
       out[key] = input[key];
     }
   }
   return { input: out, erased: builtInErasures(headers, body, query, parsedQuery, erasedHeaders) };
+}
+
+/**
+ * The request's header object without credential headers: the object itself
+ * when it is a plain one without any (the usual case: nothing is copied), else
+ * a copy without a prototype, so a header named "__proto__" stays the member
+ * it is. `found`: the names left out. Members are never changed in place.
+ */
+export function headersWithoutCredentials(value: object, headers: MaskedHeaders): { kept: object; found: string[] | undefined } {
+  const names = Object.keys(value);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if ((proto === Object.prototype || proto === null) && !names.some((name) => headers.set.has(name))) return { kept: value, found: undefined };
+  const copy = Object.create(null) as Record<string, unknown>;
+  let found: string[] | undefined;
+  for (const name of names) {
+    if (headers.set.has(name)) (found ??= []).push(name);
+    else copy[name] = (value as Record<string, unknown>)[name];
+  }
+  return { kept: copy, found };
 }
 
 /**
