@@ -20,6 +20,7 @@ import { EnclaveGateError, describeThrown } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Decision } from '../policy/decision.js';
+import type { LogMaskResult } from '../policy/engine.js';
 import type { RequestInput } from '../policy/input.js';
 import {
   AUDIT_LOG_VERSION,
@@ -138,28 +139,22 @@ export interface LoggedPolicy {
   /** Static pointers from bundle data `data.enclave_gate.log.mask`. */
   readonly logMask?: readonly string[];
   /** The bundle's `enclave_gate/log/mask` rule (PolicyEngine.evaluateLogMask); never throws. */
-  evaluateLogMask?(event: Readonly<Record<string, unknown>>): RuledMask;
+  evaluateLogMask?(event: Readonly<Record<string, unknown>>): LogMaskResult;
   /** The rule answers the same for the same `input.peer` (PolicyEngine.logMaskByPeer): asked once per connection. */
   readonly logMaskByPeer?: boolean;
-}
-
-/** What a mask rule answers: pointers to erase, or why it failed. */
-interface RuledMask {
-  readonly pointers: readonly string[];
-  readonly failure?: string;
 }
 
 /** Per policy in force: its `bundles` member, and its mask rule's answers by connection peer. */
 interface PolicyFacts {
   readonly policy: LoggedPolicy;
   readonly bundle: LoggedBundle;
-  readonly maskByPeer: WeakMap<object, RuledMask>;
+  readonly maskByPeer: WeakMap<object, LogMaskResult>;
 }
 
 const round = (ms: number): number => Math.round(ms * 1e6);
 
 /** A mask rule's answer when there is no rule: nothing more to erase. */
-const NOTHING_MORE: RuledMask = Object.freeze({ pointers: Object.freeze([]) });
+const NOTHING_MORE: LogMaskResult = Object.freeze({ pointers: Object.freeze([]) });
 
 /** The signed decision log of one proxy process. */
 export class DecisionLog {
@@ -385,8 +380,8 @@ export class DecisionLog {
   /**
    * Adds an entry's event to the waiting ones. The usual event (nothing to
    * erase beyond the built-in mask) is written as bytes straight into the
-   * waiting buffer; any other, or one whose input does not serialise, goes
-   * through {@link #eventText}.
+   * waiting buffer; any other is masked by {@link #masked} first. One whose
+   * input does not serialise is written without its input.
    */
   #write(entry: DecisionLogEntry): void {
     const policy = entry.policy;
@@ -439,7 +434,7 @@ export class DecisionLog {
    * The rule so never sees a body, a query or a credential. A rule that
    * fails costs the event its whole input.
    */
-  #masked(entry: DecisionLogEntry, parts: EventParts, known: RuledMask | undefined): EventParts {
+  #masked(entry: DecisionLogEntry, parts: EventParts, known: LogMaskResult | undefined): EventParts {
     const policy = entry.policy;
     const { input, erased } =
       entry.input === undefined
@@ -473,7 +468,7 @@ export class DecisionLog {
    * event on the connection. Undefined: the rule must be asked with the
    * whole event (the general path, which also counts a failing rule).
    */
-  #maskOfPeer(facts: PolicyFacts | undefined, peer: unknown): RuledMask | undefined {
+  #maskOfPeer(facts: PolicyFacts | undefined, peer: unknown): LogMaskResult | undefined {
     if (this.#hasExtraMask) return undefined;
     if (facts === undefined) return NOTHING_MORE;
     const { policy } = facts;
