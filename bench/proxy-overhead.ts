@@ -83,11 +83,12 @@ async function load(target: Target, connections: number, seconds = SECONDS): Pro
   });
   const cpu1 = cpuSeconds(target.pids);
   const total = result.requests.total;
+  const cpuUs = (cpu1 - cpu0) * 1e6;
   return {
     rps: result.requests.average,
     requests: total,
-    cpuUs: (cpu1 - cpu0) * 1e6,
-    cpuUsPerReq: target.pids.length > 0 && total > 0 ? ((cpu1 - cpu0) * 1e6) / total : NaN,
+    cpuUs,
+    cpuUsPerReq: target.pids.length > 0 && total > 0 ? cpuUs / total : NaN,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };
