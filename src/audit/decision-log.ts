@@ -66,7 +66,11 @@ export interface SignedBatch {
   readonly header: AuditHeaderRecord;
   /** Each event's chain position and where its JSON text is in `lines`. */
   readonly events: readonly LinedEvent[];
-  /** The `event` records, one JSON line each ending in "\n", UTF-8: what a file appends. */
+  /**
+   * The `event` records, one JSON line each ending in "\n", UTF-8: what a
+   * file appends. Valid until the sinks' `write` promises settle: the buffer
+   * is reused for a later batch, so a sink that needs the bytes longer copies them.
+   */
   readonly lines: Buffer;
   readonly batch: AuditBatchRecord;
 }
@@ -74,7 +78,7 @@ export interface SignedBatch {
 /** Where signed batches go. */
 export interface DecisionLogSink {
   readonly name: 'file' | 'http';
-  /** Takes a batch; resolves once it is stored (file) or queued (HTTP). */
+  /** Takes a batch; resolves once it is stored (file) or queued (HTTP), and no longer reads `batch.lines`. */
   write(batch: SignedBatch): Promise<void>;
   /** Events accepted but not yet delivered (HTTP retry queue); counted against the buffer. */
   readonly pending?: number;
@@ -178,6 +182,8 @@ export class DecisionLog {
   #maskFailure = '';
   /** Size of an `event` record in the last batch: how much room the next one's buffer starts with. */
   #bytesPerEvent = 1536;
+  /** The records buffer of the last batch, once every sink is done with it: the next batch writes into it. */
+  #spareLines: Buffer | undefined;
   /** Events dropped since the last flush (drop-oldest), recorded in the chain at the next flush. */
   #droppedSinceFlush = 0;
   #seq = 0;
@@ -307,7 +313,9 @@ export class DecisionLog {
       const count = Math.min(this.#pending.length, this.#batchEvents);
       const isLast = final && this.#pending.length === count;
       if (count === 0 && this.#droppedSinceFlush === 0 && !isLast) break;
-      const batch = this.#sign(count, isLast);
+      const lines = new EventLines(Math.ceil((count + 1) * this.#bytesPerEvent * 1.25), this.#spareLines);
+      this.#spareLines = undefined;
+      const batch = this.#sign(count, isLast, lines);
       this.#options.metrics?.decisionLogBuffered.set(this.buffered);
       await Promise.all(
         this.#options.sinks.map(async (sink) => {
@@ -320,6 +328,8 @@ export class DecisionLog {
           }
         }),
       );
+      // Every sink has settled, so none reads the records any more.
+      this.#spareLines = lines.buffer;
       this.#options.metrics?.decisionLogEvents.inc({ outcome: 'written' }, batch.events.length);
       if (isLast) break;
     }
@@ -331,8 +341,8 @@ export class DecisionLog {
     while (this.#waiters.length > 0 && this.buffered < this.#maxBuffered) this.#waiters.shift()!();
   }
 
-  /** Chains and signs the oldest `count` waiting events (and an overflow event first, if some were dropped). */
-  #sign(count: number, final: boolean): SignedBatch {
+  /** Chains the oldest `count` waiting events (and an overflow event first, if some were dropped) into `lines`, and signs them. */
+  #sign(count: number, final: boolean, lines: EventLines): SignedBatch {
     const prev = this.#head;
     const firstSeq = this.#seq + 1;
     const header: AuditHeaderRecord = {
@@ -346,7 +356,6 @@ export class DecisionLog {
       next_seq: firstSeq,
       prev,
     };
-    const lines = new EventLines(Math.ceil((count + 1) * this.#bytesPerEvent * 1.25));
     const push = (json: Uint8Array): void => {
       this.#seq += 1;
       this.#head = lines.append(this.#head, this.#seq, json);
@@ -391,10 +400,14 @@ export class DecisionLog {
     const known = input === undefined ? undefined : this.#maskOfPeer(facts, input.peer);
     try {
       if (input !== undefined && known !== undefined && known.pointers.length === 0) {
-        this.#pending.pushWith((w) => writeUsualEvent(w, parts, input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders));
+        const w = this.#pending.begin();
+        writeUsualEvent(w, parts, input as unknown as Readonly<Record<string, unknown>>, this.#maskedHeaders);
+        this.#pending.commit(w);
       } else {
         const masked = this.#masked(entry, parts, known);
-        this.#pending.pushWith((w) => writeEvent(w, masked));
+        const w = this.#pending.begin();
+        writeEvent(w, masked);
+        this.#pending.commit(w);
       }
     } catch (err) {
       // Nothing was added: an input that does not serialise (never, by the input contract) costs the event its input.

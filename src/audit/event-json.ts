@@ -166,6 +166,21 @@ function writeMember(w: JsonBytes, value: unknown): boolean {
   return w.value(value);
 }
 
+/** Bytes of one-pointer `erased` lists, by pointer: the usual event's `["/input/body"]` and the like. */
+const erasedBytes = new Map<string, Buffer>();
+
+function writeErased(w: JsonBytes, erased: readonly string[]): void {
+  if (erased.length !== 1) return void w.value(erased);
+  const pointer = erased[0]!;
+  let bytes = erasedBytes.get(pointer);
+  if (bytes === undefined) {
+    bytes = Buffer.from(JSON.stringify(erased), 'utf8');
+    // Bounded: the pointers come from the built-in mask, the configuration and the bundle, not from requests.
+    if (erasedBytes.size < 64) erasedBytes.set(pointer, bytes);
+  }
+  w.bytes(bytes);
+}
+
 /** Bytes of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
 const resultBytes = new WeakMap<Decision, Buffer>();
 
@@ -233,7 +248,7 @@ function writeEventWith(w: JsonBytes, p: EventParts, writeInput: (() => readonly
   }
   if (erased.length > 0) {
     w.ascii(',"erased":');
-    w.value(erased);
+    writeErased(w, erased);
   }
   w.ascii(',"requested_by":');
   w.string(p.requestedBy);

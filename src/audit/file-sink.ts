@@ -89,10 +89,12 @@ export class FileSink implements DecisionLogSink {
     // One append: the events (already UTF-8) and the batch record, written together.
     const stream = this.#stream;
     stream.cork();
-    if (signed.lines.length > 0) stream.write(signed.lines);
+    // The records' buffer is reused for a later batch once this resolves (decision-log.ts): wait until it is written.
+    const linesWritten =
+      signed.lines.length > 0 ? new Promise<void>((resolve, reject) => stream.write(signed.lines, (err) => (err ? reject(err) : resolve()))) : undefined;
     const written = this.#write(stream, batchLine);
     stream.uncork();
-    await written;
+    await Promise.all([linesWritten, written]);
   }
 
   async #closeStream(): Promise<void> {

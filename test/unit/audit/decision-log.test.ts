@@ -335,4 +335,35 @@ describe('FileSink', () => {
     const { FileSink } = await import('../../../src/audit/file-sink.js');
     await expect(FileSink.open({ path: '/nonexistent-dir/decisions.jsonl', maxBytes: 4096, maxFiles: 1 })).rejects.toMatchObject({ code: 'EG_CONFIG_INVALID' });
   });
+
+  it('keeps every batch intact on disk while later batches reuse the records buffer', async () => {
+    const { FileSink } = await import('../../../src/audit/file-sink.js');
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'eg-file-sink-'));
+    try {
+      const path = join(dir, 'decisions.jsonl');
+      const signer = new AuditSigner();
+      const pem = await certificate(signer);
+      const file = await FileSink.open({ path, maxBytes: 1 << 30, maxFiles: 1 });
+      // A second sink that reads each batch's records only after a turn of the event loop, as a slow sink would.
+      const slow = new MemorySink();
+      slow.hold = new Promise((resolve) => setTimeout(resolve, 1));
+      const log = new DecisionLog({ sinks: [file, slow], signer, certificate: () => pem, batchEvents: 8, maxBufferedEvents: 10_000, flushIntervalMs: 60_000 });
+      // Batches of 8, flushed while more events come in, each one written into the buffer the one before used.
+      for (let n = 0; n < 200; n += 1) {
+        log.record({ ...entry(n), requestId: `r${n}-${'x'.repeat(n % 37)}` });
+        if (n % 5 === 4) await new Promise((resolve) => setImmediate(resolve));
+      }
+      await log.close();
+      const text = await readFile(path, 'utf8');
+      for (const written of [text, slow.text]) {
+        expect(verifyAuditLog([{ name: 'file', text: written }], { allowSimulated: true })).toMatchObject({ ok: true, events: 200 });
+        expect(eventsOf(written).map((e) => (e['enclave_gate'] as { request_id: string }).request_id)).toEqual(Array.from({ length: 200 }, (_, n) => `r${n}-${'x'.repeat(n % 37)}`));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
