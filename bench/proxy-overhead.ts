@@ -34,7 +34,7 @@ import autocannon from 'autocannon';
 
 import { barChart } from './lib/chart.js';
 import { measureLatency } from './lib/latency-client.js';
-import { cpuSeconds, freePort, rssMiB, start, waitForHttp } from './lib/procs.js';
+import { cpuSeconds, freePort, rssMiB, start, stop, waitForHttp } from './lib/procs.js';
 import { CHAT_BODY as BODY, CHAT_PATH as PATH } from './lib/workload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,8 +49,15 @@ const LATENCY_SECONDS = QUICK ? 1.5 : 4;
  * short segments, so that both see the same mix of the machine's fast and
  * slow moments; each one's CPU over all its segments, divided by its
  * requests, gives the cost.
+ *
+ * The segments are split over PAIRED_SETS sets of fresh processes. One
+ * process keeps its own speed for its whole life (where the JIT and the
+ * allocator happened to put things): two identical gates measured here
+ * differed by 5 to 8 % through a whole paired run, while sets of fresh
+ * processes averaged it out.
  */
 const PAIRED_SEGMENTS = Number(process.env['BENCH_PAIRED_SEGMENTS'] ?? (QUICK ? 8 : 16));
+const PAIRED_SETS = Number(process.env['BENCH_PAIRED_SETS'] ?? (QUICK ? 2 : 4));
 const PAIRED_SECONDS = 1.5;
 
 interface Target {
@@ -229,16 +236,32 @@ async function main(): Promise<void> {
       }
     }
 
-    // The logs' cost: gate, gate + decision log (and gate + access log) in turn, segment after segment.
-    const paired = targets.filter((t) => t.key === 'gate' || t.key === 'gate_audited' || t.key === 'gate_logged');
-    const pairedTotals = new Map<string, { cpuUs: number; requests: number }>(paired.map((t) => [t.key, { cpuUs: 0, requests: 0 }]));
-    for (let segment = 0; segment < PAIRED_SEGMENTS; segment++) {
-      for (const t of paired.map((_, i) => paired[(i + segment) % paired.length]!)) {
-        const sample = await load(t, 10, PAIRED_SECONDS);
-        const totals = pairedTotals.get(t.key)!;
-        totals.cpuUs += sample.cpuUs;
-        totals.requests += sample.requests;
+    // The logs' cost: gate, gate + decision log (and gate + access log) in turn, segment after segment,
+    // in sets of fresh processes (see PAIRED_SETS).
+    const pairedKinds = [
+      { key: 'gate', logLevel: 'warn', extra: [] as string[] },
+      { key: 'gate_audited', logLevel: 'warn', extra: ['--decision-log', join(dir, 'paired-decisions.jsonl')] },
+      ...(logged ? [{ key: 'gate_logged', logLevel: 'info', extra: [] as string[] }] : []),
+    ];
+    const pairedTotals = new Map<string, { cpuUs: number; requests: number }>(pairedKinds.map((k) => [k.key, { cpuUs: 0, requests: 0 }]));
+    let segment = 0;
+    for (let set = 0; set < PAIRED_SETS; set++) {
+      const started: { child: ChildProcess; target: Target }[] = [];
+      for (const kind of pairedKinds) {
+        const { child, port } = await gate(kind.logLevel, kind.extra);
+        started.push({ child, target: { key: kind.key, name: kind.key, origin: `https://127.0.0.1:${port}`, pids: [child.pid!] } });
       }
+      for (const { target } of started) await autocannon({ url: `${target.origin}${PATH}`, method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY, connections: 10, duration: 1 });
+      const segmentsOfSet = Math.round((PAIRED_SEGMENTS * (set + 1)) / PAIRED_SETS) - Math.round((PAIRED_SEGMENTS * set) / PAIRED_SETS);
+      for (let k = 0; k < segmentsOfSet; k++, segment++) {
+        for (const { target } of started.map((_, i) => started[(i + segment) % started.length]!)) {
+          const sample = await load(target, 10, PAIRED_SECONDS);
+          const totals = pairedTotals.get(target.key)!;
+          totals.cpuUs += sample.cpuUs;
+          totals.requests += sample.requests;
+        }
+      }
+      await Promise.all(started.map(({ child }) => stop(child)));
     }
     const pairedCpu = (key: string): number => pairedTotals.get(key)!.cpuUs / pairedTotals.get(key)!.requests;
     const pairedCost = (key: string): number => pairedCpu(key) / pairedCpu('gate') - 1;
@@ -296,7 +319,7 @@ async function main(): Promise<void> {
       '|---|---|---|',
       ...checks.map((c) => `| ${c.what} | ${c.value} | ${c.met ? 'yes' : 'no'} |`),
       '',
-      `The logs' cost is measured in a phase of its own: ${PAIRED_SEGMENTS} segments of ${PAIRED_SECONDS} s at 10 connections, the gate with and without each log taking turns; ` +
+      `The logs' cost is measured in a phase of its own: ${PAIRED_SEGMENTS} segments of ${PAIRED_SECONDS} s at 10 connections over ${PAIRED_SETS} sets of fresh processes, the gate with and without each log taking turns; ` +
         `the cost is the ratio of CPU per request over all segments, ${fmt(pairedCpu('gate_audited'))} µs with the decision log against ${fmt(pairedCpu('gate'))} µs without ` +
         `(the table's rows, medians of separate rounds, give ${fmt(100 * (row('gate_audited').cpu10 / gateRow.cpu10 - 1), 1)} %). ` +
         `Signed decision log: ${fmt(100 * ratios.decisionLogCpuCost, 1)} % CPU per request` +

@@ -40,6 +40,19 @@ export function start(cmd: string, args: readonly string[], ready: RegExp, env: 
   });
 }
 
+/** Sends SIGTERM and resolves once the process has exited (SIGKILL after 10 s). */
+export function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 /** Resolves once `url` answers (any status), polling every 100 ms for up to 20 s. */
 export async function waitForHttp(url: string): Promise<void> {
   const deadline = Date.now() + 20_000;
