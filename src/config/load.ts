@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { EnclaveGateError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
+import { deepFreeze } from '../util/deep-freeze.js';
 
 /** A flag or environment variable that overrides one config key. */
 interface Override {
@@ -72,14 +73,6 @@ function readFile(path: string): Tree {
     throw new EnclaveGateError('EG_CONFIG_INVALID', `config file ${path} must hold a mapping at the top level`);
   }
   return value as Tree;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null) {
-    for (const child of Object.values(value)) deepFreeze(child);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /** Loads, validates and freezes the configuration. */

@@ -21,6 +21,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { EnclaveGateError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { PeerApiKey, PeerCertificate } from '../policy/input.js';
+import { deepFreeze } from '../util/deep-freeze.js';
 
 /** The credential kinds `identity.require` can list. */
 export type CredentialKind = 'certificate' | 'jwt' | 'api_key';
@@ -122,7 +123,8 @@ function subjectAltNames(text: string | undefined): PeerCertificate['sans'] {
 export function certificateIdentity(der: Buffer): PeerCertificate {
   const cert = new X509Certificate(der);
   const subject = distinguishedName(cert.subject);
-  return {
+  // Frozen all the way down: shared by every request on the connection (certificateOf), never copied.
+  return deepFreeze({
     subject: subject.dn,
     common_name: subject.attrs.get('CN') ?? null,
     organization: subject.attrs.get('O') ?? null,
@@ -132,7 +134,7 @@ export function certificateIdentity(der: Buffer): PeerCertificate {
     serial: cert.serialNumber,
     not_before: new Date(cert.validFrom).toISOString(),
     not_after: new Date(cert.validTo).toISOString(),
-  };
+  });
 }
 
 /** Per-socket certificate outcome: computed once per TLS connection. */
@@ -289,8 +291,9 @@ export class JwtVerifier {
     } catch (err) {
       throw jwtReason(err);
     }
-    // Frozen and JSON-only: it crosses into wasm and into the decision log as is.
-    const claims = Object.freeze(JSON.parse(JSON.stringify(payload)) as Record<string, unknown>);
+    // JSON-only and frozen all the way down: it crosses into wasm and into the decision log as is,
+    // shared by every request with this token while it is cached.
+    const claims = deepFreeze(JSON.parse(JSON.stringify(payload)) as Record<string, unknown>);
     const until = Math.min(now + TOKEN_CACHE_MS, typeof payload.exp === 'number' ? payload.exp * 1000 : Number.POSITIVE_INFINITY);
     this.#cache.set(token, { claims, until });
     if (this.#cache.size > TOKEN_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value as string);
@@ -370,7 +373,7 @@ export class CallerIdentification {
       if (presented !== undefined) {
         const id = this.apiKeys.match(presented);
         if (id === undefined) return this.#refuse(new Refusal('api_key_unknown'));
-        caller.api_key = { id };
+        caller.api_key = Object.freeze({ id });
       } else if (this.#require.has('api_key')) {
         return this.#refuse(new Refusal('credential_missing:api_key'));
       }

@@ -63,6 +63,33 @@ function peerOf(socket: TLSSocket): Peer {
   return peer;
 }
 
+/** The last caller merged into a connection's peer, and the peer it made. */
+interface MergedPeer {
+  readonly certificate: CallerIdentity['certificate'];
+  readonly jwt: CallerIdentity['jwt'];
+  readonly apiKeyId: string | undefined;
+  readonly peer: Peer;
+}
+const lastMerged = new WeakMap<Peer, MergedPeer>();
+
+/**
+ * The connection's peer with the caller's identity merged in, frozen all the
+ * way down like the connection's own. A connection usually carries one
+ * caller, whose certificate identity and verified claims are cached objects
+ * (identity.ts), so the merged peer is made once and reused while the caller
+ * stays the same: the decision log then writes its JSON from memory and asks
+ * its mask rule once (audit/decision-log.ts), instead of per request.
+ */
+function peerWithCaller(base: Peer, caller: CallerIdentity): Peer {
+  const apiKeyId = caller.api_key?.id;
+  const last = lastMerged.get(base);
+  if (last !== undefined && last.certificate === caller.certificate && last.jwt === caller.jwt && last.apiKeyId === apiKeyId) return last.peer;
+  // The caller's members keep their order; `api_key` is frozen by identity.ts like the others.
+  const peer: Peer = Object.freeze({ ...base, ...caller });
+  lastMerged.set(base, { certificate: caller.certificate, jwt: caller.jwt, apiKeyId, peer });
+  return peer;
+}
+
 /**
  * Builds the request decision input. `body` is the parsed JSON body, when the
  * request had one, with the PII findings the proxy's scan made of it.
@@ -90,7 +117,7 @@ export function buildRequestInput(
     headers: policyHeaders(req.headers),
     body_size: bodySize,
     // The caller's identity (identity.ts) joins the connection's facts here.
-    peer: hasIdentity(caller) ? { ...peerOf(req.socket as TLSSocket), ...caller } : peerOf(req.socket as TLSSocket),
+    peer: hasIdentity(caller) ? peerWithCaller(peerOf(req.socket as TLSSocket), caller) : peerOf(req.socket as TLSSocket),
   };
   if (body !== undefined) {
     input.body = body.value;
