@@ -30,6 +30,7 @@ import { parseReferenceValues, type ReferenceValues } from '../verify/reference-
 import type { Verdict } from '../verify/verdict.js';
 import { acceptedRequestId } from './headers.js';
 import { problemBody, toProblem } from './respond.js';
+import { deepFreeze } from '../util/deep-freeze.js';
 
 /** `tls.clientAttestation` as the configuration schema gives it. */
 export interface ClientAttestationConfig {
@@ -209,7 +210,8 @@ export class ClientAttestation {
     const validUntil = verdict.ok && verdict.validUntil !== undefined ? Date.parse(verdict.validUntil) : Number.POSITIVE_INFINITY;
     const entry: CacheEntry = {
       verdict,
-      attestation: attestationInput(verdict, fingerprint),
+      // Frozen all the way down: shared by every request on the connection (and by later connections with the same certificate).
+      attestation: deepFreeze(attestationInput(verdict, fingerprint)),
       validUntil: Number.isNaN(validUntil) ? 0 : validUntil,
       reuseUntil: now.getTime() + (verdict.ok ? this.#maxAgeMs : this.#failureAgeMs),
     };

@@ -16,6 +16,7 @@ import {
 import { issueCertificate, type IssuedCertificate } from '../../../src/ratls/issue.js';
 import { verifyCertificate } from '../../../src/verify/certificate.js';
 import type { Verdict } from '../../../src/verify/verdict.js';
+import { isDeeplyFrozen } from '../../../src/audit/event-json.js';
 
 const MEASUREMENT = 'ab'.repeat(48);
 let cert: IssuedCertificate;
@@ -114,6 +115,8 @@ describe('verification and caching', () => {
     expect(verify).toHaveBeenCalledTimes(1);
     const seen = peerAttestationOf(socket)!;
     expect(seen).toMatchObject({ verified: true, platform: 'simulated', measurement: MEASUREMENT, fingerprint: cert.fingerprint256 });
+    // Shared by every request on the connection, and written by the decision log from memory: frozen all the way down.
+    expect(isDeeplyFrozen(seen)).toBe(true);
   });
 
   it('reuses a verdict across connections by certificate fingerprint (LRU)', () => {
