@@ -476,9 +476,9 @@ export class DecisionLog {
    * The mask rule's answer for this event, known without building the
    * event: when nothing else is erased before the rule sees it (no
    * configured or bundle pointers), and the rule is absent or reads only
-   * `input.peer` of a peer frozen all the way down (the connection's, when
-   * the caller has no identity). Such an answer, asked once, holds for every
-   * event on the connection. Undefined: the rule must be asked with the
+   * `input.peer` of a peer frozen all the way down (proxy/input.ts makes one
+   * per connection and caller). Such an answer, asked once, holds for every
+   * event with that peer. Undefined: the rule must be asked with the
    * whole event (the general path, which also counts a failing rule).
    */
   #maskOfPeer(facts: PolicyFacts | undefined, peer: unknown): LogMaskResult | undefined {

@@ -100,11 +100,6 @@ export function isDeeplyFrozen(value: object): boolean {
   return frozen;
 }
 
-/** A plain object, not frozen, that JSON.stringify would write member by member. */
-function isOpenObject(value: unknown): value is Readonly<Record<string, unknown>> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Object.isFrozen(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
-}
-
 function resultObject(result: Decision): Record<string, unknown> {
   const out: Record<string, unknown> = { allow: result.allow, reasons: result.reasons };
   if (result.status !== undefined) out['status'] = result.status;
@@ -132,18 +127,23 @@ export function eventObject(p: EventParts): Record<string, unknown> {
   return event;
 }
 
-/** UTF-8 bytes of JSON texts that repeat from event to event (labels, bundle), by text. */
-const fragmentBytes = new Map<string, Buffer>();
-
-function fragment(json: string): Buffer {
-  let bytes = fragmentBytes.get(json);
+/**
+ * UTF-8 bytes of a JSON text that repeats from event to event, by `key`.
+ * Bounded: the keys come from the log's settings and the policy (labels,
+ * bundle, erased pointers), not from requests, so 64 is plenty.
+ */
+function repeatedBytes(cache: Map<string, Buffer>, key: string, json: () => string): Buffer {
+  let bytes = cache.get(key);
   if (bytes === undefined) {
-    bytes = Buffer.from(json, 'utf8');
-    // Bounded: one entry per log and per policy in practice.
-    if (fragmentBytes.size < 64) fragmentBytes.set(json, bytes);
+    bytes = Buffer.from(json(), 'utf8');
+    if (cache.size < 64) cache.set(key, bytes);
   }
   return bytes;
 }
+
+/** Bytes of the labels and the bundle, by their JSON text. */
+const fragmentBytes = new Map<string, Buffer>();
+const fragment = (json: string): Buffer => repeatedBytes(fragmentBytes, json, () => json);
 
 /** UTF-8 bytes of objects frozen all the way down (a connection's peer, a memoised decision's parts). */
 const frozenBytes = new WeakMap<object, Buffer>();
@@ -171,14 +171,7 @@ const erasedBytes = new Map<string, Buffer>();
 
 function writeErased(w: JsonBytes, erased: readonly string[]): void {
   if (erased.length !== 1) return void w.value(erased);
-  const pointer = erased[0]!;
-  let bytes = erasedBytes.get(pointer);
-  if (bytes === undefined) {
-    bytes = Buffer.from(JSON.stringify(erased), 'utf8');
-    // Bounded: the pointers come from the built-in mask, the configuration and the bundle, not from requests.
-    if (erasedBytes.size < 64) erasedBytes.set(pointer, bytes);
-  }
-  w.bytes(bytes);
+  w.bytes(repeatedBytes(erasedBytes, erased[0]!, () => JSON.stringify(erased)));
 }
 
 /** Bytes of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
@@ -220,7 +213,7 @@ export function writeEvent(w: JsonBytes, p: EventParts): void {
       ? undefined
       : () => {
           if (typeof input['toJSON'] === 'function') w.value(input);
-          else writeOpenObject(w, input, true);
+          else writeMembers(w, input);
           return p.erased;
         },
   );
@@ -280,23 +273,15 @@ function writeEventWith(w: JsonBytes, p: EventParts, writeInput: (() => readonly
   w.ascii('}}');
 }
 
-/**
- * An open (not frozen) object member by member, frozen members from memory:
- * the masked input, and in it (`top`) an open
- * `peer`, the connection's frozen facts merged with a caller identity.
- */
-function writeOpenObject(w: JsonBytes, object: Readonly<Record<string, unknown>>, top: boolean): void {
+/** The masked input (an open object) member by member, members frozen all the way down (the peer) from memory. */
+function writeMembers(w: JsonBytes, object: Readonly<Record<string, unknown>>): void {
   let first = true;
   w.byte(0x7b);
   for (const key of Object.keys(object)) {
     const start = w.at;
     if (!first) w.byte(0x2c);
     w.key(key);
-    const value = object[key];
-    if (top && key === 'peer' && isOpenObject(value)) {
-      writeOpenObject(w, value, false);
-      first = false;
-    } else if (writeMember(w, value)) first = false;
+    if (writeMember(w, object[key])) first = false;
     else w.at = start;
   }
   w.byte(0x7d);
@@ -330,9 +315,6 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
       const masked = headersWithoutCredentials(value, headers);
       erasedHeaders = masked.found;
       written = w.value(masked.kept);
-    } else if (key === 'peer' && isOpenObject(value)) {
-      writeOpenObject(w, value, false);
-      written = true;
     } else {
       written = writeMember(w, value);
     }

@@ -257,7 +257,7 @@ describe('DecisionLog with a mask rule that reads only the peer', () => {
     Object.freeze({ address: '127.0.0.1', port: 5002, tls }),
     // Frozen, and with an identity the default rule erases: such an event must still lose the email.
     Object.freeze({ address: '127.0.0.1', port: 5003, tls, jwt: Object.freeze({ sub: 'u-1', email: 'ann@bank-a.example' }) }),
-    // Not frozen (a caller identity merged in per request): always the general path.
+    // Not frozen (as a peer built outside the proxy may be): always the general path.
     { address: '127.0.0.1', port: 5004, tls, jwt: { sub: 'u-2', email: 'bob@bank-b.example' } },
   ];
   const input = (n: number): RequestInput =>
