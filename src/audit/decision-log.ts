@@ -33,7 +33,7 @@ import {
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
 import { EventLines, PendingEvents, type LinedEvent } from './event-lines.js';
-import { eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, writeEvent, writeUsualEvent, type EventParts, type LoggedBundle } from './event-json.js';
+import { checkedTime, eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, writeEvent, writeUsualEvent, type EventParts, type LoggedBundle } from './event-json.js';
 import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
 /** What the pipeline knows about one finished request; built once in its account stage. */
@@ -425,7 +425,7 @@ export class DecisionLog {
       result: entry.result,
       erased: [],
       requestedBy: `${entry.address}:${entry.port}`,
-      timestamp: rfc3339Nanos(entry.timestamp),
+      timestampMs: checkedTime(entry.timestamp),
       bundle: facts?.bundle,
       policyNs: round(entry.policyMs),
       totalNs: round(entry.totalMs),

@@ -28,8 +28,8 @@ export interface EventParts {
   readonly result: Decision | undefined;
   readonly erased: readonly string[];
   readonly requestedBy: string;
-  /** RFC 3339 with nanoseconds ({@link rfc3339Nanos}). */
-  readonly timestamp: string;
+  /** When the request finished, epoch ms; written as RFC 3339 with nanoseconds ({@link rfc3339Nanos}). */
+  readonly timestampMs: number;
   readonly bundle: LoggedBundle | undefined;
   /** Nanoseconds. */
   readonly policyNs: number;
@@ -53,27 +53,56 @@ export function loggedBundle(revision: string, digest: string): LoggedBundle {
   return { revision, digest, json: JSON.stringify({ 'enclave-gate': { revision, digest } }) };
 }
 
-/** The start of the second the last timestamp fell in, and its text up to the milliseconds ("2026-12-04T13:00:00."). */
-let secondStart = Number.NaN;
-let secondText = '';
+/** A second that timestamps fall in: its start, and its RFC 3339 text up to the milliseconds ("2026-12-04T13:00:00."). */
+interface Second {
+  readonly start: number;
+  readonly text: string;
+  /** `,"timestamp":"` and the text, as the event writes them. */
+  readonly member: Buffer;
+}
+
+/** The second the last timestamp fell in: events of one second share its text, so a date is formatted once a second. */
+let lastSecond: Second = { start: Number.NaN, text: '', member: Buffer.alloc(0) };
+
 /** Milliseconds as RFC 3339 writes them with nanoseconds: "000000000Z" … "999000000Z". */
 const MILLIS = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, '0')}000000Z`);
+/** The same as bytes, with the closing quote. */
+const MILLIS_CLOSED = MILLIS.map((text) => Buffer.from(`${text}"`, 'latin1'));
+
+/** The second `ms` (whole milliseconds) falls in; throws a RangeError for an invalid time, as Date does. */
+function secondOf(ms: number): Second {
+  const start = ms - (((ms % 1000) + 1000) % 1000);
+  if (start !== lastSecond.start) {
+    // toISOString ends in ".mmmZ"; throws for an invalid time (the caller drops the event).
+    const text = new Date(start).toISOString().slice(0, -4);
+    lastSecond = { start, text, member: Buffer.from(`,"timestamp":"${text}`, 'latin1') };
+  }
+  return lastSecond;
+}
 
 /**
  * Epoch milliseconds → RFC 3339 with nanoseconds, as OPA writes timestamps
- * ("2026-12-04T13:00:00.123000000Z"). Events of one second share its text
- * up to the milliseconds, so a date is formatted once a second, not per event.
+ * ("2026-12-04T13:00:00.123000000Z"). Throws a RangeError for an invalid time.
  */
 export function rfc3339Nanos(epochMs: number): string {
   // As Date does: a fraction of a millisecond is dropped.
   const ms = Math.trunc(epochMs);
-  const start = ms - (((ms % 1000) + 1000) % 1000);
-  if (start !== secondStart) {
-    // toISOString ends in ".mmmZ"; throws for an invalid time (the caller drops the event).
-    secondText = new Date(start).toISOString().slice(0, -4);
-    secondStart = start;
-  }
-  return secondText + MILLIS[ms - start]!;
+  const second = secondOf(ms);
+  return second.text + MILLIS[ms - second.start]!;
+}
+
+/** Throws the RangeError {@link rfc3339Nanos} would for an invalid time; returns the time. */
+export function checkedTime(epochMs: number): number {
+  secondOf(Math.trunc(epochMs));
+  return epochMs;
+}
+
+/** `,"timestamp":"<rfc3339Nanos>"` as bytes, from the second's cached text: no string is built per event. */
+function writeTimestamp(w: JsonBytes, epochMs: number): void {
+  const ms = Math.trunc(epochMs);
+  const second = secondOf(ms);
+  w.bytes(second.member);
+  w.bytes(MILLIS_CLOSED[ms - second.start]!);
 }
 
 /** Whether objects are frozen all the way down (then neither they nor their JSON can change). */
@@ -117,7 +146,7 @@ export function eventObject(p: EventParts): Record<string, unknown> {
   if (p.result !== undefined) event['result'] = resultObject(p.result);
   if (p.erased.length > 0) event['erased'] = p.erased;
   event['requested_by'] = p.requestedBy;
-  event['timestamp'] = p.timestamp;
+  event['timestamp'] = rfc3339Nanos(p.timestampMs);
   if (p.bundle !== undefined) event['bundles'] = { 'enclave-gate': { revision: p.bundle.revision, digest: p.bundle.digest } };
   event['metrics'] = { timer_rego_query_eval_ns: p.policyNs, timer_server_handler_ns: p.totalNs };
   const outcome: Record<string, unknown> = { request_id: p.requestId, outcome: p.outcome, code: p.code };
@@ -128,22 +157,18 @@ export function eventObject(p: EventParts): Record<string, unknown> {
 }
 
 /**
- * UTF-8 bytes of a JSON text that repeats from event to event, by `key`.
- * Bounded: the keys come from the log's settings and the policy (labels,
- * bundle, erased pointers), not from requests, so 64 is plenty.
+ * UTF-8 bytes of a JSON text that repeats from event to event: `json(key)`,
+ * made once per `key`. Bounded: the keys come from the log's settings and
+ * the policy (labels, bundle, erased pointers), not from requests, so 64 is plenty.
  */
-function repeatedBytes(cache: Map<string, Buffer>, key: string, json: () => string): Buffer {
+function repeatedBytes(cache: Map<string, Buffer>, key: string, json: (key: string) => string): Buffer {
   let bytes = cache.get(key);
   if (bytes === undefined) {
-    bytes = Buffer.from(json(), 'utf8');
+    bytes = Buffer.from(json(key), 'utf8');
     if (cache.size < 64) cache.set(key, bytes);
   }
   return bytes;
 }
-
-/** Bytes of the labels and the bundle, by their JSON text. */
-const fragmentBytes = new Map<string, Buffer>();
-const fragment = (json: string): Buffer => repeatedBytes(fragmentBytes, json, () => json);
 
 /** UTF-8 bytes of objects frozen all the way down (a connection's peer, a memoised decision's parts). */
 const frozenBytes = new WeakMap<object, Buffer>();
@@ -168,10 +193,11 @@ function writeMember(w: JsonBytes, value: unknown): boolean {
 
 /** Bytes of one-pointer `erased` lists, by pointer: the usual event's `["/input/body"]` and the like. */
 const erasedBytes = new Map<string, Buffer>();
+const erasedList = (pointer: string): string => JSON.stringify([pointer]);
 
 function writeErased(w: JsonBytes, erased: readonly string[]): void {
   if (erased.length !== 1) return void w.value(erased);
-  w.bytes(repeatedBytes(erasedBytes, erased[0]!, () => JSON.stringify(erased)));
+  w.bytes(repeatedBytes(erasedBytes, erased[0]!, erasedList));
 }
 
 /** Bytes of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
@@ -194,83 +220,99 @@ function writeResult(w: JsonBytes, result: Decision): void {
  * `parts.input` and `parts.erased` are not read.
  */
 export function writeUsualEvent(w: JsonBytes, p: EventParts, input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): void {
+  writeEventStart(w, p);
+  w.bytes(INPUT);
+  let erased: readonly string[];
   if (typeof input['toJSON'] === 'function') {
     // JSON.stringify would write what toJSON gives of the masked copy: leave that to it.
     const captured = captureInput(input, headers);
-    writeEventWith(w, p, () => (w.value(captured.input), captured.erased));
-    return;
+    w.value(captured.input);
+    erased = captured.erased;
+  } else {
+    erased = writeCapturedInput(w, input, headers);
   }
-  writeEventWith(w, p, () => writeCapturedInput(w, input, headers));
+  writeEventEnd(w, p, erased);
 }
 
 /** `JSON.stringify(eventObject(parts))` written as UTF-8 bytes (the event of the general path, its input already masked). */
 export function writeEvent(w: JsonBytes, p: EventParts): void {
+  writeEventStart(w, p);
   const input = p.input;
-  writeEventWith(
-    w,
-    p,
-    input === undefined
-      ? undefined
-      : () => {
-          if (typeof input['toJSON'] === 'function') w.value(input);
-          else writeMembers(w, input);
-          return p.erased;
-        },
-  );
+  if (input !== undefined) {
+    w.bytes(INPUT);
+    if (typeof input['toJSON'] === 'function') w.value(input);
+    else writeMembers(w, input);
+  }
+  writeEventEnd(w, p, p.erased);
 }
 
-/**
- * The event's members in OPA's order, as {@link eventObject} has them;
- * `writeInput` writes the input's value and says what was erased from it
- * (none: no input member, and `parts.erased` is what was erased).
+/*
+ * The event's fixed text, as bytes: copying a few dozen bytes costs a third
+ * of writing them from a string one character at a time.
  */
-function writeEventWith(w: JsonBytes, p: EventParts, writeInput: (() => readonly string[]) | undefined): void {
-  w.ascii('{"decision_id":');
+const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
+const EVENT_OPEN = ascii('{"decision_id":');
+const INPUT = ascii(',"input":');
+const RESULT = ascii(',"result":');
+const ERASED = ascii(',"erased":');
+const REQUESTED_BY = ascii(',"requested_by":');
+const METRICS_OPEN = ascii(',"metrics":{"timer_rego_query_eval_ns":');
+const SERVER_TIMER = ascii(',"timer_server_handler_ns":');
+const ENCLAVE_GATE_OPEN = ascii('},"enclave_gate":{"request_id":');
+const OUTCOME = ascii(',"outcome":');
+const CODE = ascii(',"code":');
+const STATUS = ascii(',"status":');
+const REASONS = ascii(',"reasons":');
+const EVENT_CLOSE = ascii('}}');
+/** `,"labels":…,"path":…` by the labels' JSON (one per log), and `,"bundles":…,"metrics":{…` by the bundle's (one per policy). */
+const labelsMembers = new Map<string, Buffer>();
+const labelsMember = (labelsJson: string): string => `,"labels":${labelsJson},"path":"enclave_gate/request/decision"`;
+const bundleMembers = new Map<string, Buffer>();
+const bundleMember = (bundleJson: string): string => `,"bundles":${bundleJson},"metrics":{"timer_rego_query_eval_ns":`;
+
+/*
+ * The event's members in OPA's order, as {@link eventObject} has them, in
+ * two halves around the input (written by the caller, who also says what
+ * was erased from it).
+ */
+function writeEventStart(w: JsonBytes, p: EventParts): void {
+  w.bytes(EVENT_OPEN);
   w.string(p.decisionId);
-  w.ascii(',"labels":');
-  w.bytes(fragment(p.labelsJson));
-  w.ascii(',"path":"enclave_gate/request/decision"');
-  let erased = p.erased;
-  if (writeInput !== undefined) {
-    w.ascii(',"input":');
-    erased = writeInput();
-  }
+  w.bytes(repeatedBytes(labelsMembers, p.labelsJson, labelsMember));
+}
+
+function writeEventEnd(w: JsonBytes, p: EventParts, erased: readonly string[]): void {
   if (p.result !== undefined) {
-    w.ascii(',"result":');
+    w.bytes(RESULT);
     writeResult(w, p.result);
   }
   if (erased.length > 0) {
-    w.ascii(',"erased":');
+    w.bytes(ERASED);
     writeErased(w, erased);
   }
-  w.ascii(',"requested_by":');
+  w.bytes(REQUESTED_BY);
   w.string(p.requestedBy);
-  w.ascii(',"timestamp":"');
-  w.ascii(p.timestamp);
-  w.byte(0x22);
-  if (p.bundle !== undefined) {
-    w.ascii(',"bundles":');
-    w.bytes(fragment(p.bundle.json));
-  }
-  w.ascii(',"metrics":{"timer_rego_query_eval_ns":');
+  writeTimestamp(w, p.timestampMs);
+  const bundle = p.bundle;
+  w.bytes(bundle === undefined ? METRICS_OPEN : repeatedBytes(bundleMembers, bundle.json, bundleMember));
   w.number(p.policyNs);
-  w.ascii(',"timer_server_handler_ns":');
+  w.bytes(SERVER_TIMER);
   w.number(p.totalNs);
-  w.ascii('},"enclave_gate":{"request_id":');
+  w.bytes(ENCLAVE_GATE_OPEN);
   w.string(p.requestId);
-  w.ascii(',"outcome":');
+  w.bytes(OUTCOME);
   w.string(p.outcome);
-  w.ascii(',"code":');
+  w.bytes(CODE);
   w.string(p.code);
   if (p.status !== undefined) {
-    w.ascii(',"status":');
+    w.bytes(STATUS);
     w.number(p.status);
   }
   if (p.reasons !== undefined && p.reasons.length > 0) {
-    w.ascii(',"reasons":');
+    w.bytes(REASONS);
     w.value(p.reasons);
   }
-  w.ascii('}}');
+  w.bytes(EVENT_CLOSE);
 }
 
 /** The masked input (an open object) member by member, members frozen all the way down (the peer) from memory. */
@@ -288,7 +330,7 @@ function writeMembers(w: JsonBytes, object: Readonly<Record<string, unknown>>): 
 }
 
 /** `captureInput(input, headers).input` (mask.ts) written as bytes, member for member; returns its `erased`. */
-function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): string[] {
+function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown>>, headers: MaskedHeaders): readonly string[] {
   let body = false;
   let query = false;
   let parsedQuery = false;
@@ -312,9 +354,8 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
     const value = input[key];
     let written: boolean;
     if (key === 'headers' && typeof value === 'object' && value !== null) {
-      const masked = headersWithoutCredentials(value, headers);
-      erasedHeaders = masked.found;
-      written = w.value(masked.kept);
+      erasedHeaders = writeHeaders(w, value, headers);
+      written = true;
     } else {
       written = writeMember(w, value);
     }
@@ -322,5 +363,53 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
     else w.at = start;
   }
   w.byte(0x7d);
+  // The usual lists are shared: no array per event.
+  if (!query && !parsedQuery && erasedHeaders === undefined) return body ? ERASED_BODY : ERASED_NOTHING;
   return builtInErasures(headers, body, query, parsedQuery, erasedHeaders);
+}
+
+const ERASED_BODY: readonly string[] = Object.freeze(['/input/body']);
+const ERASED_NOTHING: readonly string[] = Object.freeze([]);
+
+/**
+ * `headersWithoutCredentials(value, headers).kept` (mask.ts) written as
+ * JSON.stringify writes it; returns the names left out. A plain object of
+ * strings (what the proxy builds) is written straight from the object,
+ * without the copy; anything else goes through the copy and the general writer.
+ */
+function writeHeaders(w: JsonBytes, value: object, headers: MaskedHeaders): string[] | undefined {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    const start = w.at;
+    const found = writeStringMembers(w, value as Readonly<Record<string, unknown>>, headers.set);
+    if (found !== NOT_STRINGS) return found;
+    // A value that is not a string: take back what was written and leave it to the general writer.
+    w.at = start;
+  }
+  const masked = headersWithoutCredentials(value, headers);
+  w.value(masked.kept);
+  return masked.found;
+}
+
+const NOT_STRINGS: string[] = [];
+
+/** Writes an object whose values are all strings, without the members named in `left`; returns their names, or NOT_STRINGS at the first value that is not a string. */
+function writeStringMembers(w: JsonBytes, object: Readonly<Record<string, unknown>>, left: ReadonlySet<string>): string[] | undefined {
+  let found: string[] | undefined;
+  let first = true;
+  w.byte(0x7b);
+  for (const name of Object.keys(object)) {
+    const text = object[name];
+    if (typeof text !== 'string') return NOT_STRINGS;
+    if (left.has(name)) {
+      (found ??= []).push(name);
+      continue;
+    }
+    if (!first) w.byte(0x2c);
+    first = false;
+    w.key(name);
+    w.string(text);
+  }
+  w.byte(0x7d);
+  return found;
 }

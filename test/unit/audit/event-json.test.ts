@@ -41,7 +41,7 @@ const base: EventParts = {
   result: undefined,
   erased: [],
   requestedBy: '10.0.0.7:50000',
-  timestamp: '2026-12-04T13:02:11.123000000Z',
+  timestampMs: Date.UTC(2026, 11, 4, 13, 2, 11, 123),
   bundle: undefined,
   policyNs: 21000,
   totalNs: 1830000,
@@ -75,6 +75,12 @@ const cases: [string, Partial<EventParts>][] = [
   ['the connection peer merged with JWT claims (an open object of frozen parts)', { input: { method: 'GET', peer: { ...connectionPeer, jwt: claims } } }],
   ['members JSON drops (undefined, functions) and arrays with holes', { input: { a: undefined, f: () => 1, list: [1, undefined, 3], nested: { u: undefined }, peer: { x: undefined, tls } } }],
   ['large integers and negative zero', { input: { n: 2 ** 60, z: -0, e: 1e-7 }, status: 0 }],
+  [
+    'integers at every digit count, and at the ends of 32 bits',
+    { policyNs: 2 ** 31 - 1, totalNs: 2 ** 31, status: 9, input: { n: [0, 9, 10, 99, 100, 999, 1000, 99999, 100000, 999999999, 1000000000, -1, -(2 ** 31), 0.5, -0] } },
+  ],
+  ['a timestamp in another second, with a fraction of a millisecond', { timestampMs: Date.UTC(1999, 11, 31, 23, 59, 59, 999) + 0.75 }],
+  ['a timestamp before 1970', { timestampMs: -1001 }],
   ['an input with its own toJSON', { input: { method: 'GET', toJSON: () => ({ replaced: true }) } }],
 ];
 
@@ -284,8 +290,9 @@ describe('writeUsualEvent', () => {
     code: fc.constantFrom('ok', 'EG_POLICY_DENIED', 'é'),
     status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
     reasons: fc.option(fc.array(fc.string(), { maxLength: 3 }), { nil: undefined }),
-    policyNs: fc.oneof(fc.nat(), fc.double()),
+    policyNs: fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.constantFrom(2 ** 31 - 1, 2 ** 31, -(2 ** 31), -0)),
     totalNs: fc.oneof(fc.nat(), fc.double()),
+    timestampMs: fc.oneof(fc.integer({ min: 0, max: 253402300799999 }), fc.double({ min: -62167219200000, max: 253402300799999, noNaN: true })),
     result: fc.constantFrom<Decision | undefined>(undefined, denied, Object.freeze({ allow: true, reasons: Object.freeze([]) }) as Decision, { allow: false, reasons: ['pii:email'], status: 403 }),
     bundle: fc.constantFrom(undefined, loggedBundle('r1', 'sha-384:00'), loggedBundle('ü', 'sha-384:ff')),
   });
