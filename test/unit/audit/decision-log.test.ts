@@ -146,6 +146,38 @@ describe('DecisionLog', () => {
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 6, closed: true });
   });
 
+  it('a flush takes what was waiting when it began, and does not chase events that finish while it writes', async () => {
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const sink = new MemorySink();
+    const batches: number[] = [];
+    const write = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      batches.push(batch.events.length);
+      await write(batch);
+    };
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 100, flushIntervalMs: 10_000 });
+    for (let n = 1; n <= 3; n += 1) log.record(entry(n));
+    // Each write is held up while one more request finishes: a flush that chased those
+    // would write batches of one, each with its own signature, for as long as traffic lasts.
+    let n = 3;
+    for (let round = 0; round < 5; round += 1) {
+      let release!: () => void;
+      sink.hold = new Promise((r) => (release = r));
+      const flushed = log.flush();
+      await new Promise((r) => setImmediate(r));
+      log.record(entry((n += 1)));
+      release();
+      await flushed;
+    }
+    sink.hold = undefined;
+    expect(batches).toEqual([3, 1, 1, 1, 1]);
+    expect(log.buffered).toBe(1);
+    await log.close();
+    expect(batches).toEqual([3, 1, 1, 1, 1, 1]);
+    expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 8, closed: true });
+  });
+
   it('an input that does not serialise costs its event the input, not the request or the log', async () => {
     const signer = new AuditSigner();
     const pem = await certificate(signer);
