@@ -32,6 +32,7 @@ import {
   type AuditHeaderRecord,
 } from '../wire/audit-log.js';
 import type { HashEntry } from '../wire/hash-entry.js';
+import { DecisionIds } from './decision-ids.js';
 import { EventLines, PendingEvents, type LinedEvent } from './event-lines.js';
 import { checkedTime, eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, writeEvent, writeUsualEvent, type EventParts, type LoggedBundle } from './event-json.js';
 import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
@@ -179,6 +180,7 @@ export class DecisionLog {
   #finished: DecisionLogEntry[] = [];
   /** The other of the two lists {@link #writeFinished} takes turns with (no list is made per turn). */
   #writing: DecisionLogEntry[] = [];
+  readonly #decisionIds = new DecisionIds();
   /** Events waiting for their batch: each one's JSON text, UTF-8; nothing of the request is kept. */
   readonly #pending = new PendingEvents();
   /** Events whose input was erased whole since the last batch, and the last reason: reported once per batch. */
@@ -453,7 +455,7 @@ export class DecisionLog {
 
   #partsOf(entry: DecisionLogEntry, facts: PolicyFacts | undefined): EventParts {
     return {
-      decisionId: randomUUID(),
+      decisionId: this.#decisionIds.next(),
       labelsJson: this.#labelsJson,
       labels: this.#labels,
       input: undefined,
