@@ -393,9 +393,9 @@ export class DecisionLog {
       next_seq: firstSeq,
       prev,
     };
-    const push = (json: Uint8Array): void => {
+    const push = (source: Buffer, start?: number, end?: number): void => {
       this.#seq += 1;
-      this.#head = lines.append(this.#head, this.#seq, json);
+      this.#head = lines.append(this.#head, this.#seq, source, start, end);
     };
     if (this.#droppedSinceFlush > 0) {
       push(Buffer.from(JSON.stringify({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } }), 'utf8'));

@@ -25,7 +25,10 @@ export interface LinedEvent {
   readonly end: number;
 }
 
-const HEAD_WITHOUT_SEQ_AND_HASH = '{"type":"event","seq":,"hash":"","event":'.length;
+const SEQ_OPEN = '{"type":"event","seq":';
+const HASH_OPEN = ',"hash":"';
+const EVENT_OPEN = '","event":';
+const HEAD_WITHOUT_SEQ_AND_HASH = SEQ_OPEN.length + HASH_OPEN.length + EVENT_OPEN.length;
 const HASH_HEX = 64;
 const CLOSE_BRACE = 0x7d;
 const NEWLINE = 0x0a;
@@ -46,24 +49,36 @@ export class EventLines {
     this.#buf = spare !== undefined && spare.length >= size ? spare : Buffer.allocUnsafe(size);
   }
 
-  /** Appends the record of event `seq` with JSON text `json` (UTF-8), chained on hash `prev` (64 hex digits); returns its hash. */
-  append(prev: string, seq: number, json: Uint8Array): string {
+  /**
+   * Appends the record of event `seq` with JSON text `source[start..end)`
+   * (UTF-8), chained on hash `prev` (64 hex digits); returns its hash. The
+   * text is copied from `source` without a view made per event.
+   */
+  append(prev: string, seq: number, source: Buffer, start = 0, end = source.length): string {
     // The prefix written into the head's room below fits only for a 64-digit previous hash (SHA-256, hex).
     if (prev.length !== HASH_HEX) throw new Error(`decision log chain: previous hash of ${prev.length} characters`);
     const seqText = String(seq);
+    const length = end - start;
     const headLength = HEAD_WITHOUT_SEQ_AND_HASH + seqText.length + HASH_HEX;
-    this.#reserve(headLength + json.length + 2);
+    this.#reserve(headLength + length + 2);
     const buf = this.#buf;
-    const start = this.#at;
-    const jsonStart = start + headLength;
-    buf.set(json, jsonStart);
-    const jsonEnd = jsonStart + json.length;
-    // Both the previous hash and the sequence number are ASCII: one byte per character.
-    const prefix = `${prev}\n${seqText}\n`;
-    const prefixStart = jsonStart - prefix.length;
-    buf.write(prefix, prefixStart, 'latin1');
+    const recordStart = this.#at;
+    const jsonStart = recordStart + headLength;
+    source.copy(buf, jsonStart, start, end);
+    const jsonEnd = jsonStart + length;
+    // Both the previous hash and the sequence number are ASCII: one byte per character, written in place (no string joins them).
+    const prefixStart = jsonStart - (HASH_HEX + seqText.length + 2);
+    buf.write(prev, prefixStart, 'latin1');
+    buf[prefixStart + HASH_HEX] = NEWLINE;
+    buf.write(seqText, prefixStart + HASH_HEX + 1, 'latin1');
+    buf[jsonStart - 1] = NEWLINE;
     const digest = hash('sha256', buf.subarray(prefixStart, jsonEnd), 'hex');
-    buf.write(`{"type":"event","seq":${seqText},"hash":"${digest}","event":`, start, 'latin1');
+    // The head over the prefix: {"type":"event","seq":N,"hash":"<digest>","event":
+    let at = recordStart + buf.write(SEQ_OPEN, recordStart, 'latin1');
+    at += buf.write(seqText, at, 'latin1');
+    at += buf.write(HASH_OPEN, at, 'latin1');
+    at += buf.write(digest, at, 'latin1');
+    buf.write(EVENT_OPEN, at, 'latin1');
     this.events.push({ seq, hash: digest, start: jsonStart, end: jsonEnd });
     buf[jsonEnd] = CLOSE_BRACE;
     buf[jsonEnd + 1] = NEWLINE;
@@ -154,12 +169,12 @@ export class PendingEvents {
     return k;
   }
 
-  /** Hands the oldest `n` events' bytes to `each`, in order, and forgets them; the bytes are valid only during the call. */
-  take(n: number, each: (json: Uint8Array) => void): void {
+  /** Hands the oldest `n` events to `each` (their bytes are `buf[start..end)`), in order, and forgets them; the bytes are valid only during the call. */
+  take(n: number, each: (buf: Buffer, start: number, end: number) => void): void {
     const k = Math.min(n, this.length);
     for (let i = 0; i < k; i += 1) {
       const end = this.#ends[this.#first]!;
-      each(this.#buf.subarray(this.#start, end));
+      each(this.#buf, this.#start, end);
       this.#start = end;
       this.#first += 1;
     }

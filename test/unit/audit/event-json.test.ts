@@ -182,7 +182,7 @@ describe('PendingEvents', () => {
     const pending = new PendingEvents();
     const texts: string[] = [];
     const taken: string[] = [];
-    const take = (n: number) => pending.take(n, (bytes) => taken.push(Buffer.from(bytes).toString('utf8')));
+    const take = (n: number) => pending.take(n, (buf, start, end) => taken.push(buf.toString('utf8', start, end)));
     let next = 0;
     const push = (n: number) => {
       for (let i = 0; i < n; i += 1) {
