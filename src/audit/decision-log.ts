@@ -158,6 +158,9 @@ interface PolicyFacts {
 
 const round = (ms: number): number => Math.round(ms * 1e6);
 
+/** An event's `erased` before masking: nothing (shared, never changed). */
+const NOTHING_ERASED: readonly string[] = Object.freeze([]);
+
 /** A mask rule's answer when there is no rule: nothing more to erase. */
 const NOTHING_MORE: LogMaskResult = Object.freeze({ pointers: Object.freeze([]) });
 
@@ -181,6 +184,8 @@ export class DecisionLog {
   /** The other of the two lists {@link #writeFinished} takes turns with (no list is made per turn). */
   #writing: DecisionLogEntry[] = [];
   readonly #decisionIds = new DecisionIds();
+  /** `requested_by` texts by connection peer ({@link #requestedBy}). */
+  readonly #requesters = new WeakMap<object, { readonly address: string; readonly port: number; readonly text: string }>();
   /** Events waiting for their batch: each one's JSON text, UTF-8; nothing of the request is kept. */
   readonly #pending = new PendingEvents();
   /** Events whose input was erased whole since the last batch, and the last reason: reported once per batch. */
@@ -453,6 +458,17 @@ export class DecisionLog {
     }
   }
 
+  /** OPA's `requested_by`, "address:port": made once per connection peer (proxy/input.ts makes one per connection and caller). */
+  #requestedBy(entry: DecisionLogEntry): string {
+    const peer = entry.input?.peer;
+    if (typeof peer !== 'object' || peer === null) return `${entry.address}:${entry.port}`;
+    const known = this.#requesters.get(peer);
+    if (known !== undefined && known.address === entry.address && known.port === entry.port) return known.text;
+    const text = `${entry.address}:${entry.port}`;
+    this.#requesters.set(peer, { address: entry.address, port: entry.port, text });
+    return text;
+  }
+
   #partsOf(entry: DecisionLogEntry, facts: PolicyFacts | undefined): EventParts {
     return {
       decisionId: this.#decisionIds.next(),
@@ -460,8 +476,8 @@ export class DecisionLog {
       labels: this.#labels,
       input: undefined,
       result: entry.result,
-      erased: [],
-      requestedBy: `${entry.address}:${entry.port}`,
+      erased: NOTHING_ERASED,
+      requestedBy: this.#requestedBy(entry),
       timestampMs: checkedTime(entry.timestamp),
       bundle: facts?.bundle,
       policyNs: round(entry.policyMs),

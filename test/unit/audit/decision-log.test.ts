@@ -178,6 +178,22 @@ describe('DecisionLog', () => {
     expect(verifyAuditLog([{ name: 'mem', text: sink.text }], { allowSimulated: true })).toMatchObject({ ok: true, events: 8, closed: true });
   });
 
+  it('names who asked (requested_by) from each entry, also when requests share a connection peer', async () => {
+    const signer = new AuditSigner();
+    const sink = new MemorySink();
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => 'CERT', flushIntervalMs: 10_000 });
+    const peer = Object.freeze({ address: '10.0.0.7', port: 5001, tls: Object.freeze({ protocol: 'TLSv1.3' }) });
+    const input = (id: string): RequestInput => ({ request_id: id, method: 'GET', path: '/v1/models', headers: {}, peer }) as unknown as RequestInput;
+    log.record({ ...entry(1), address: '10.0.0.7', port: 5001, input: input('a') });
+    log.record({ ...entry(2), address: '10.0.0.7', port: 5001, input: input('b') });
+    // The same peer object with another address or port (never made by the proxy) still gets its own text.
+    log.record({ ...entry(3), address: '10.0.0.8', port: 5001, input: input('c') });
+    log.record({ ...entry(4), address: '10.0.0.8', port: 5002, input: input('d') });
+    log.record({ ...entry(5), address: '::1', port: 443 });
+    await log.close();
+    expect(eventsOf(sink.text).map((e) => e['requested_by'])).toEqual(['10.0.0.7:5001', '10.0.0.7:5001', '10.0.0.8:5001', '10.0.0.8:5002', '::1:443']);
+  });
+
   it('an input that does not serialise costs its event the input, not the request or the log', async () => {
     const signer = new AuditSigner();
     const pem = await certificate(signer);
