@@ -282,9 +282,19 @@ export class DecisionLog {
     if (entries.length === 0) return;
     // The list is swapped out first, so `buffered` (and with it drop-oldest) counts each entry once its event is written.
     this.#finished = this.#writing;
-    for (let i = 0; i < entries.length; i += 1) this.#recordNow(entries[i]!);
-    entries.length = 0;
-    this.#writing = entries;
+    try {
+      for (let i = 0; i < entries.length; i += 1) {
+        try {
+          this.#recordNow(entries[i]!);
+        } catch (err) {
+          // This runs from setImmediate, where a throw would end the process: the log must never do that.
+          this.#options.logger?.error({ err: describeThrown(err) }, 'decision log event not handled');
+        }
+      }
+    } finally {
+      entries.length = 0;
+      this.#writing = entries;
+    }
   };
 
   #recordNow(entry: DecisionLogEntry): void {

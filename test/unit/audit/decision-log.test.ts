@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditSigner, DecisionLog, type DecisionLogEntry, type DecisionLogSink, type LoggedPolicy, type SignedBatch } from '../../../src/audit/decision-log.js';
 import { maskInput } from '../../../src/audit/mask.js';
 import { createSimulatedProvider } from '../../../src/evidence/simulated.js';
+import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { loadPolicy } from '../../../src/policy/engine.js';
 import type { RequestInput } from '../../../src/policy/input.js';
@@ -222,6 +223,31 @@ describe('DecisionLog', () => {
     await log.close();
     expect(sink.text.match(/"type":"event"/g)).toHaveLength(1);
     expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_events_total')).toContain('outcome="dropped"} 1');
+  });
+
+  it('a sink that throws where the end-of-turn write calls it is logged, and the process and the log go on', async () => {
+    const signer = new AuditSigner();
+    const sink = new MemorySink();
+    const broken: DecisionLogSink = {
+      name: 'http',
+      pending: 10,
+      dropOldest: () => {
+        throw new Error('boom');
+      },
+      write: async () => {},
+      close: async () => {},
+    };
+    const lines: string[] = [];
+    const logger = createLogger('error', { write: (line: string) => void lines.push(line) });
+    const log = new DecisionLog({ sinks: [sink, broken], signer, certificate: () => 'CERT', maxBufferedEvents: 5, overflow: 'drop-oldest', flushIntervalMs: 10_000, logger });
+    log.record(entry(1));
+    log.record(entry(2));
+    // The events are written at the end of this turn, where a throw would end the process.
+    await new Promise((r) => setImmediate(r));
+    log.record(entry(3));
+    await log.close();
+    expect(lines.filter((l) => l.includes('decision log event not handled'))).toHaveLength(3);
+    expect(eventsOf(sink.text).map((e) => (e['enclave_gate'] as { request_id: string }).request_id)).toEqual(['r1', 'r2', 'r3']);
   });
 
   it('drop-oldest: records the number of lost events in the chain', async () => {
