@@ -43,6 +43,18 @@ class MemorySink implements DecisionLogSink {
   async close(): Promise<void> {}
 }
 
+/** A memory sink that also notes the number of events in each batch it is given. */
+function countingSink(): { sink: MemorySink; batches: number[] } {
+  const sink = new MemorySink();
+  const batches: number[] = [];
+  const write = sink.write.bind(sink);
+  sink.write = async (batch) => {
+    batches.push(batch.events.length);
+    await write(batch);
+  };
+  return { sink, batches };
+}
+
 /** A simulated RA-TLS certificate that binds `signer`'s key, as the proxy issues one. */
 async function certificate(signer: AuditSigner): Promise<string> {
   return (
@@ -121,13 +133,7 @@ describe('DecisionLog', () => {
   it('a full batch is flushed alone: events that finish while it is written wait for their own batch', async () => {
     const signer = new AuditSigner();
     const pem = await certificate(signer);
-    const sink = new MemorySink();
-    const batches: number[] = [];
-    const write = sink.write.bind(sink);
-    sink.write = async (batch) => {
-      batches.push(batch.events.length);
-      await write(batch);
-    };
+    const { sink, batches } = countingSink();
     let release!: () => void;
     sink.hold = new Promise((r) => (release = r));
     const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 4, flushIntervalMs: 10_000 });
@@ -150,13 +156,7 @@ describe('DecisionLog', () => {
   it('a flush takes what was waiting when it began, and does not chase events that finish while it writes', async () => {
     const signer = new AuditSigner();
     const pem = await certificate(signer);
-    const sink = new MemorySink();
-    const batches: number[] = [];
-    const write = sink.write.bind(sink);
-    sink.write = async (batch) => {
-      batches.push(batch.events.length);
-      await write(batch);
-    };
+    const { sink, batches } = countingSink();
     const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, batchEvents: 100, flushIntervalMs: 10_000 });
     for (let n = 1; n <= 3; n += 1) log.record(entry(n));
     // Each write is held up while one more request finishes: a flush that chased those
