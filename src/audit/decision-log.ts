@@ -34,7 +34,7 @@ import {
 import type { HashEntry } from '../wire/hash-entry.js';
 import { DecisionIds } from './decision-ids.js';
 import { EventLines, PendingEvents, type LinedEvent } from './event-lines.js';
-import { checkedTime, eventObject, isDeeplyFrozen, loggedBundle, rfc3339Nanos, writeEvent, writeUsualEvent, type EventParts, type LoggedBundle } from './event-json.js';
+import { checkedTime, eventObject, isDeeplyFrozen, loggedBundle, NOTHING_ERASED, rfc3339Nanos, writeEvent, writeUsualEvent, type EventParts, type LoggedBundle } from './event-json.js';
 import { captureInput, erasePointers, maskedHeadersOf, type MaskedHeaders, type MaskOptions } from './mask.js';
 
 /** What the pipeline knows about one finished request; built once in its account stage. */
@@ -165,9 +165,6 @@ const round = (ms: number): number => Math.round(ms * 1e6);
  */
 const WRITE_BATCH = 8;
 
-/** An event's `erased` before masking: nothing (shared, never changed). */
-const NOTHING_ERASED: readonly string[] = Object.freeze([]);
-
 /** A mask rule's answer when there is no rule: nothing more to erase. */
 const NOTHING_MORE: LogMaskResult = Object.freeze({ pointers: Object.freeze([]) });
 
@@ -190,8 +187,6 @@ export class DecisionLog {
   #finished: DecisionLogEntry[] = [];
   /** The finished requests have waited one turn for others ({@link #endOfTurn}). */
   #waitedTurn = false;
-  /** The other of the two lists {@link #writeFinished} takes turns with (no list is made per turn). */
-  #writing: DecisionLogEntry[] = [];
   readonly #decisionIds = new DecisionIds();
   /** `requested_by` texts by connection peer ({@link #requestedBy}). */
   readonly #requesters = new WeakMap<object, { readonly address: string; readonly port: number; readonly text: string }>();
@@ -301,20 +296,15 @@ export class DecisionLog {
   readonly #writeFinished = (): void => {
     const entries = this.#finished;
     if (entries.length === 0) return;
-    // The list is swapped out first, so `buffered` (and with it drop-oldest) counts each entry once its event is written.
-    this.#finished = this.#writing;
-    try {
-      for (let i = 0; i < entries.length; i += 1) {
-        try {
-          this.#recordNow(entries[i]!);
-        } catch (err) {
-          // This runs from setImmediate, where a throw would end the process: the log must never do that.
-          this.#options.logger?.error({ err: describeThrown(err) }, 'decision log event not handled');
-        }
+    // A new list first, so `buffered` (and with it drop-oldest) counts each entry once its event is written.
+    this.#finished = [];
+    for (const entry of entries) {
+      try {
+        this.#recordNow(entry);
+      } catch (err) {
+        // This runs from setImmediate, where a throw would end the process: the log must never do that.
+        this.#options.logger?.error({ err: describeThrown(err) }, 'decision log event not handled');
       }
-    } finally {
-      entries.length = 0;
-      this.#writing = entries;
     }
   };
 
@@ -362,8 +352,6 @@ export class DecisionLog {
 
   /** Flushes what is waiting as one signed batch (or several of `batchEvents`). Serialised: one flush at a time. */
   flush(final = false): Promise<void> {
-    // What has been recorded so far is part of this flush.
-    this.#writeFinished();
     this.#flushing = this.#flushing.then(() => this.#flushNow(final, false));
     return this.#flushing;
   }
@@ -378,6 +366,7 @@ export class DecisionLog {
    * what was waiting when it began; the final flush writes everything.
    */
   async #flushNow(final: boolean, fullOnly: boolean): Promise<void> {
+    // What has been recorded so far is part of this flush.
     this.#writeFinished();
     let due = final || fullOnly ? Number.POSITIVE_INFINITY : this.#pending.length;
     while ((due > 0 && this.#pending.length > 0) || this.#droppedSinceFlush > 0 || final) {

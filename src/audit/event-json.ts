@@ -364,12 +364,13 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
   }
   w.byte(0x7d);
   // The usual lists are shared: no array per event.
-  if (!query && !parsedQuery && erasedHeaders === undefined) return body ? ERASED_BODY : ERASED_NOTHING;
+  if (!query && !parsedQuery && erasedHeaders === undefined) return body ? ERASED_BODY : NOTHING_ERASED;
   return builtInErasures(headers, body, query, parsedQuery, erasedHeaders);
 }
 
 const ERASED_BODY: readonly string[] = Object.freeze(['/input/body']);
-const ERASED_NOTHING: readonly string[] = Object.freeze([]);
+/** An empty `erased` list, shared (never changed): the parts' start, and an input with nothing to erase. */
+export const NOTHING_ERASED: readonly string[] = Object.freeze([]);
 
 /**
  * `headersWithoutCredentials(value, headers).kept` (mask.ts) written as
