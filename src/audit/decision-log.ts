@@ -239,7 +239,8 @@ export class DecisionLog {
    * (`block`), or a thrown 503 (`fail-closed`, or `block` past its timeout).
    */
   admit(): Promise<void> | undefined {
-    if (this.buffered < this.#maxBuffered || this.#overflow === 'drop-oldest') return undefined;
+    // drop-oldest never holds a request back: it does not even count what waits (every request asks).
+    if (this.#overflow === 'drop-oldest' || this.buffered < this.#maxBuffered) return undefined;
     if (this.#overflow === 'fail-closed') {
       this.#options.metrics?.decisionLogEvents.inc({ outcome: 'refused' });
       throw new EnclaveGateError('EG_DECISION_LOG_UNAVAILABLE', 'the decision log buffer is full; request refused');
@@ -375,7 +376,7 @@ export class DecisionLog {
       due -= count;
       const isLast = final && this.#pending.length === count;
       if (count === 0 && this.#droppedSinceFlush === 0 && !isLast) break;
-      const lines = new EventLines(Math.ceil((count + 1) * this.#bytesPerEvent * 1.25), this.#spareLines);
+      const lines = new EventLines(this.#head, Math.ceil((count + 1) * this.#bytesPerEvent * 1.25), this.#spareLines);
       this.#spareLines = undefined;
       const batch = this.#sign(count, isLast, lines);
       this.#options.metrics?.decisionLogBuffered.set(this.buffered);
@@ -392,7 +393,7 @@ export class DecisionLog {
       );
       // Every sink has settled, so none reads the records any more.
       this.#spareLines = lines.buffer;
-      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'written' }, batch.events.length);
+      this.#options.metrics?.decisionLogEvents.inc({ outcome: 'written' }, lines.count);
       if (isLast) break;
     }
     this.#wake();
@@ -420,13 +421,14 @@ export class DecisionLog {
     };
     const push = (source: Buffer, start?: number, end?: number): void => {
       this.#seq += 1;
-      this.#head = lines.append(this.#head, this.#seq, source, start, end);
+      lines.append(this.#seq, source, start, end);
     };
     if (this.#droppedSinceFlush > 0) {
       push(Buffer.from(JSON.stringify({ overflow: { dropped: this.#droppedSinceFlush, timestamp: rfc3339Nanos(Date.now()) } }), 'utf8'));
       this.#droppedSinceFlush = 0;
     }
     this.#pending.take(count, push);
+    this.#head = lines.head;
     if (this.#maskFailures > 0) {
       // Counted and logged once per batch; the events themselves lost their whole input.
       this.#options.metrics?.decisionLogEvents.inc({ outcome: 'mask_failed' }, this.#maskFailures);
@@ -444,8 +446,16 @@ export class DecisionLog {
     };
     const sig = this.signer.sign(batchMessage(unsigned)).toString('base64');
     const eventBytes = lines.bytes();
-    if (lines.events.length > 0) this.#bytesPerEvent = eventBytes.length / lines.events.length;
-    return { header, events: lines.events, lines: eventBytes, batch: { type: 'batch', ...unsigned, sig } };
+    if (lines.count > 0) this.#bytesPerEvent = eventBytes.length / lines.count;
+    return {
+      header,
+      // Made only for a sink that reads it (HTTP): the file sink appends `lines` as they are.
+      get events() {
+        return lines.events;
+      },
+      lines: eventBytes,
+      batch: { type: 'batch', ...unsigned, sig },
+    };
   }
 
   /**

@@ -163,17 +163,36 @@ describe('EventLines', () => {
   it('writes each event record as the file format has it, with the chain hash of its exact text', () => {
     const texts = ['{"a":1}', JSON.stringify({ s: 'é😀\u2028"\\', n: [1, 2] }), JSON.stringify({ big: 'x'.repeat(5000) }), JSON.stringify({ z: 'ü'.repeat(3000) })];
     // A small first buffer, so it has to grow along the way.
-    const lines = new EventLines(16);
-    let head = genesisHash('i-1');
+    const genesis = genesisHash('i-1');
+    const lines = new EventLines(genesis, 16);
+    expect(lines.head).toBe(genesis);
+    let head = genesis;
     let expected = '';
+    const placed: { seq: number; hash: string; text: string }[] = [];
+    // Sequence numbers across a change in their digit count.
     for (const [i, text] of texts.entries()) {
-      const seq = 1_000 + i;
-      const hash = lines.append(head, seq, Buffer.from(text, 'utf8'));
-      expect(hash).toBe(chainHash(head, seq, text));
+      const seq = 998 + i;
+      lines.append(seq, Buffer.from(text, 'utf8'));
+      const hash = chainHash(head, seq, text);
+      expect(lines.head).toBe(hash);
       expected += `${JSON.stringify({ type: 'event', seq, hash, event: JSON.parse(text) as unknown })}\n`;
+      placed.push({ seq, hash, text });
       head = hash;
     }
-    expect(lines.bytes().toString('utf8')).toBe(expected);
+    const bytes = lines.bytes();
+    expect(bytes.toString('utf8')).toBe(expected);
+    expect(lines.count).toBe(texts.length);
+    expect(lines.events.map((e) => ({ seq: e.seq, hash: e.hash, text: bytes.toString('utf8', e.start, e.end) }))).toEqual(placed);
+  });
+
+  it('takes an event from the middle of a larger buffer, and refuses a sequence number out of order', () => {
+    const text = '{"n":1}';
+    const source = Buffer.from(`xx${text}yy`, 'utf8');
+    const lines = new EventLines(genesisHash('i-2'), 1024);
+    lines.append(7, source, 2, 2 + text.length);
+    expect(lines.head).toBe(chainHash(genesisHash('i-2'), 7, text));
+    expect(() => lines.append(9, source, 2, 2 + text.length)).toThrow(/event 9 after 7/);
+    expect(() => new EventLines('abc', 16)).toThrow(/previous hash of 3 characters/);
   });
 });
 
