@@ -1,14 +1,18 @@
 /**
  * The decision log's local file (`--decision-log PATH`; docs/audit.md): JSON
- * Lines, appended one signed batch at a time through a write stream (no
- * synchronous writes), rotated by size. Every file starts with a header
- * record, so each one verifies on its own; `PATH` is the newest, `PATH.1`
- * the one before it, up to `PATH.<maxFiles>`. A file left by an earlier
- * process is rotated away at start, so one file holds one instance.
+ * Lines, appended one signed batch at a time, rotated by size. Every file
+ * starts with a header record, so each one verifies on its own; `PATH` is the
+ * newest, `PATH.1` the one before it, up to `PATH.<maxFiles>`. A file left by
+ * an earlier process is rotated away at start, so one file holds one instance.
+ *
+ * A batch is one `writev` of its records and its batch line on the file
+ * descriptor, run by libuv's thread pool (nothing synchronous on the event
+ * loop). The log hands over one batch at a time and waits for it, so writes
+ * never overlap. A write stream did the same with about 0.3 µs more CPU per
+ * event (its buffering and events, per batch of a few hundred KiB).
  */
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { existsSync, close, open as openFd, writev } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { once } from 'node:events';
 import { EnclaveGateError } from '../errors.js';
 import type { DecisionLogSink, SignedBatch } from './decision-log.js';
 
@@ -21,13 +25,41 @@ export interface FileSinkOptions {
   readonly maxFiles: number;
 }
 
+const openAppend = (path: string): Promise<number> =>
+  new Promise((resolve, reject) => openFd(path, 'a', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))));
+
+const closeFd = (fd: number): Promise<void> => new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
+
+/** Writes all of `chunks` at the end of the file (opened to append), however many calls that takes. */
+function writeAll(fd: number, chunks: readonly Buffer[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const next = (pending: readonly Buffer[]): void => {
+      writev(fd, pending, (err, written) => {
+        if (err) return reject(err);
+        // A regular file takes everything at once; a short write goes on where it stopped.
+        let rest = written;
+        const left: Buffer[] = [];
+        for (const chunk of pending) {
+          if (rest >= chunk.length) rest -= chunk.length;
+          else {
+            left.push(rest > 0 ? chunk.subarray(rest) : chunk);
+            rest = 0;
+          }
+        }
+        if (left.length === 0) resolve();
+        else next(left);
+      });
+    };
+    next(chunks);
+  });
+}
+
 export class FileSink implements DecisionLogSink {
   readonly name = 'file' as const;
   readonly #options: FileSinkOptions;
-  #stream: WriteStream | undefined;
+  /** The open file, once the first batch since start or rotation has written its header. */
+  #fd: number | undefined;
   #bytes = 0;
-  /** The stream's last error: later writes fail with it (counted as failed batches) until the file is reopened. */
-  #error: Error | undefined;
 
   private constructor(options: FileSinkOptions) {
     this.#options = options;
@@ -57,56 +89,44 @@ export class FileSink implements DecisionLogSink {
     else await rm(path, { force: true });
   }
 
-  async #write(stream: WriteStream, data: string | Buffer): Promise<void> {
-    if (!stream.write(data)) await once(stream, 'drain');
-  }
-
+  /**
+   * Appends the batch: its records and its batch line, after the header when
+   * the file is new. A failed write is thrown (the log counts the batch as
+   * failed) and the file is closed; the next batch opens it again.
+   */
   async write(signed: SignedBatch): Promise<void> {
-    if (this.#error !== undefined) {
-      const error = this.#error;
-      // Try a fresh stream next time.
-      this.#error = undefined;
-      this.#stream = undefined;
-      throw error;
-    }
-    const batchLine = `${JSON.stringify(signed.batch)}\n`;
-    const size = signed.lines.length + Buffer.byteLength(batchLine);
-    if (this.#stream !== undefined && this.#bytes > 0 && this.#bytes + size > this.#options.maxBytes) {
-      await this.#closeStream();
+    const batchLine = Buffer.from(`${JSON.stringify(signed.batch)}\n`, 'utf8');
+    const size = signed.lines.length + batchLine.length;
+    if (this.#fd !== undefined && this.#bytes > 0 && this.#bytes + size > this.#options.maxBytes) {
+      await this.#closeFile();
       await this.#shift();
     }
-    if (this.#stream === undefined) {
-      this.#stream = createWriteStream(this.#options.path, { flags: 'a', mode: 0o600 });
-      this.#stream.on('error', (err) => {
-        // Must not crash the process; the next write reports it.
-        this.#error = err;
-      });
-      const header = `${JSON.stringify(signed.header)}\n`;
-      this.#bytes = Buffer.byteLength(header);
-      await this.#write(this.#stream, header);
+    const chunks: Buffer[] = [];
+    if (this.#fd === undefined) {
+      this.#fd = await openAppend(this.#options.path);
+      const header = Buffer.from(`${JSON.stringify(signed.header)}\n`, 'utf8');
+      this.#bytes = header.length;
+      chunks.push(header);
     }
+    if (signed.lines.length > 0) chunks.push(signed.lines);
+    chunks.push(batchLine);
     this.#bytes += size;
-    // One append: the events (already UTF-8) and the batch record, written together.
-    const stream = this.#stream;
-    stream.cork();
-    // The records' buffer is reused for a later batch once this resolves (decision-log.ts): wait until it is written.
-    const linesWritten =
-      signed.lines.length > 0 ? new Promise<void>((resolve, reject) => stream.write(signed.lines, (err) => (err ? reject(err) : resolve()))) : undefined;
-    const written = this.#write(stream, batchLine);
-    stream.uncork();
-    await Promise.all([linesWritten, written]);
+    try {
+      // The records' buffer is reused for a later batch once this resolves (decision-log.ts): it resolves once they are written.
+      await writeAll(this.#fd, chunks);
+    } catch (err) {
+      await this.#closeFile().catch(() => undefined);
+      throw err;
+    }
   }
 
-  async #closeStream(): Promise<void> {
-    const stream = this.#stream;
-    this.#stream = undefined;
-    if (stream === undefined) return;
-    const finished = once(stream, 'finish');
-    stream.end();
-    await finished;
+  async #closeFile(): Promise<void> {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd !== undefined) await closeFd(fd);
   }
 
   async close(): Promise<void> {
-    await this.#closeStream();
+    await this.#closeFile();
   }
 }

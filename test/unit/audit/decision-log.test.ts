@@ -410,6 +410,34 @@ describe('FileSink', () => {
     await expect(FileSink.open({ path: '/nonexistent-dir/decisions.jsonl', maxBytes: 4096, maxFiles: 1 })).rejects.toMatchObject({ code: 'EG_CONFIG_INVALID' });
   });
 
+  it('reports a batch the disk refuses, closes the file, and tries again with the next batch', async () => {
+    const { FileSink } = await import('../../../src/audit/file-sink.js');
+    const { readdirSync } = await import('node:fs');
+    // /dev/full takes the open and refuses every write with ENOSPC.
+    const file = await FileSink.open({ path: '/dev/full', maxBytes: 1 << 30, maxFiles: 1 });
+    const signer = new AuditSigner();
+    const pem = await certificate(signer);
+    const lines: string[] = [];
+    const logger = createLogger('error', { write: (line: string) => void lines.push(line) });
+    const metrics = createMetrics({ defaults: false });
+    const log = new DecisionLog({ sinks: [file], signer, certificate: () => pem, batchEvents: 4, flushIntervalMs: 60_000, logger, metrics });
+    const failed = (): string[] => lines.filter((l) => l.includes('decision log batch not written'));
+    const fds = readdirSync('/proc/self/fd').length;
+    for (let round = 0; round < 3; round += 1) {
+      for (let n = 0; n < 4; n += 1) log.record(entry(round * 4 + n));
+      await log.flush();
+    }
+    // Each batch failed on its own (not the one after it), and no descriptor was left open.
+    expect(failed()).toHaveLength(3);
+    expect(failed()[0]).toContain('ENOSPC');
+    expect(await metrics.registry.getSingleMetricAsString('enclave_gate_decision_log_batches_total')).toContain('sink="file",outcome="failed"} 3');
+    expect(readdirSync('/proc/self/fd').length).toBe(fds);
+    // The log goes on: a later batch is handed to the sink again.
+    log.record(entry(99));
+    await log.close();
+    expect(failed()).toHaveLength(4);
+  });
+
   it('keeps every batch intact on disk while later batches reuse the records buffer', async () => {
     const { FileSink } = await import('../../../src/audit/file-sink.js');
     const { mkdtemp, readFile, rm } = await import('node:fs/promises');
