@@ -191,24 +191,30 @@ function writeMember(w: JsonBytes, value: unknown): boolean {
   return w.value(value);
 }
 
-/** Bytes of one-pointer `erased` lists, by pointer: the usual event's `["/input/body"]` and the like. */
-const erasedBytes = new Map<string, Buffer>();
-const erasedList = (pointer: string): string => JSON.stringify([pointer]);
+/** `,"erased":[…]` of one-pointer lists, by pointer: the usual event's `["/input/body"]` and the like. */
+const erasedMembers = new Map<string, Buffer>();
+const erasedMember = (pointer: string): string => `,"erased":${JSON.stringify([pointer])}`;
 
+/** The `erased` member (a list that is not empty). */
 function writeErased(w: JsonBytes, erased: readonly string[]): void {
-  if (erased.length !== 1) return void w.value(erased);
-  w.bytes(repeatedBytes(erasedBytes, erased[0]!, erasedList));
+  if (erased.length === 1) return w.bytes(repeatedBytes(erasedMembers, erased[0]!, erasedMember));
+  w.bytes(ERASED);
+  w.value(erased);
 }
 
-/** Bytes of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
-const resultBytes = new WeakMap<Decision, Buffer>();
+/** `,"result":…` of decisions frozen all the way down: the engine's memoised ones, shared by many events. */
+const resultMembers = new WeakMap<Decision, Buffer>();
 
+/** The `result` member. */
 function writeResult(w: JsonBytes, result: Decision): void {
-  const known = resultBytes.get(result);
+  const known = resultMembers.get(result);
   if (known !== undefined) return w.bytes(known);
-  if (!isDeeplyFrozen(result)) return void w.value(resultObject(result));
-  const bytes = Buffer.from(JSON.stringify(resultObject(result)), 'utf8');
-  resultBytes.set(result, bytes);
+  if (!isDeeplyFrozen(result)) {
+    w.bytes(RESULT);
+    return void w.value(resultObject(result));
+  }
+  const bytes = Buffer.from(`,"result":${JSON.stringify(resultObject(result))}`, 'utf8');
+  resultMembers.set(result, bytes);
   w.bytes(bytes);
 }
 
@@ -282,14 +288,8 @@ function writeEventStart(w: JsonBytes, p: EventParts): void {
 }
 
 function writeEventEnd(w: JsonBytes, p: EventParts, erased: readonly string[]): void {
-  if (p.result !== undefined) {
-    w.bytes(RESULT);
-    writeResult(w, p.result);
-  }
-  if (erased.length > 0) {
-    w.bytes(ERASED);
-    writeErased(w, erased);
-  }
+  if (p.result !== undefined) writeResult(w, p.result);
+  if (erased.length > 0) writeErased(w, erased);
   w.bytes(REQUESTED_BY);
   w.string(p.requestedBy);
   writeTimestamp(w, p.timestampMs);
