@@ -501,7 +501,7 @@ export class DecisionLog {
 
   #partsOf(entry: DecisionLogEntry, facts: PolicyFacts | undefined): EventParts {
     return {
-      decisionId: this.#decisionIds.next(),
+      decisionId: this.#decisionIds.nextJson(),
       labelsJson: this.#labelsJson,
       labels: this.#labels,
       input: undefined,

@@ -19,7 +19,12 @@ import { builtInErasures, captureInput, headersWithoutCredentials, type MaskedHe
 
 /** What one event is made of, after masking. */
 export interface EventParts {
-  readonly decisionId: string;
+  /**
+   * The decision id: text, or the bytes of its JSON string (quotes included;
+   * DecisionIds.nextJson), which the writer copies as they are and the event
+   * object turns into text.
+   */
+  readonly decisionId: string | Uint8Array;
   /** JSON of the log's labels (serialised once per log). */
   readonly labelsJson: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -138,10 +143,14 @@ function resultObject(result: Decision): Record<string, unknown> {
   return out;
 }
 
+function decisionIdText(id: string | Uint8Array): string {
+  return typeof id === 'string' ? id : (JSON.parse(Buffer.from(id).toString('utf8')) as string);
+}
+
 /** The event as an object: what the bundle's mask rule is given. */
 export function eventObject(p: EventParts): Record<string, unknown> {
   // Members assigned in the event's order, without spreading: this runs once per event when the bundle has a mask rule.
-  const event: Record<string, unknown> = { decision_id: p.decisionId, labels: p.labels, path: 'enclave_gate/request/decision' };
+  const event: Record<string, unknown> = { decision_id: decisionIdText(p.decisionId), labels: p.labels, path: 'enclave_gate/request/decision' };
   if (p.input !== undefined) event['input'] = p.input;
   if (p.result !== undefined) event['result'] = resultObject(p.result);
   if (p.erased.length > 0) event['erased'] = p.erased;
@@ -283,7 +292,9 @@ const bundleMember = (bundleJson: string): string => `,"bundles":${bundleJson},"
  */
 function writeEventStart(w: JsonBytes, p: EventParts): void {
   w.bytes(EVENT_OPEN);
-  w.string(p.decisionId);
+  const id = p.decisionId;
+  if (typeof id === 'string') w.string(id);
+  else w.bytes(id);
   w.bytes(repeatedBytes(labelsMembers, p.labelsJson, labelsMember));
 }
 

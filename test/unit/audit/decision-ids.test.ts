@@ -25,6 +25,18 @@ describe('DecisionIds', () => {
     expect(new DecisionIds(0x123456789abc).next().slice(24)).toBe('123456789abc');
   });
 
+  it('gives the same ids as JSON string bytes, quotes included, for the event writer', () => {
+    const [text, json] = [new DecisionIds(41), new DecisionIds(41)];
+    const a = json.nextJson().toString('latin1');
+    expect(a).toMatch(/^"[0-9a-f-]{36}"$/);
+    expect(JSON.parse(a)).toMatch(UUID_V8);
+    expect(Number.parseInt((JSON.parse(a) as string).slice(24), 16)).toBe(41);
+    // Both forms count from one counter.
+    expect(JSON.parse(json.nextJson().toString('latin1'))).toBe(`${(JSON.parse(a) as string).slice(0, 24)}00000000002a`);
+    expect(json.next().slice(24)).toBe('00000000002b');
+    expect(text.next().slice(24)).toBe('000000000029');
+  });
+
   it('keeps two logs apart', () => {
     const prefixes = new Set(Array.from({ length: 50 }, () => new DecisionIds().next().slice(0, 24)));
     expect(prefixes.size).toBe(50);

@@ -302,7 +302,8 @@ describe('writeUsualEvent', () => {
     { requiredKeys: [] },
   );
   const parts = fc.record({
-    decisionId: fc.oneof(fc.uuid(), fc.string()),
+    // As text, or as the bytes of its JSON string (what DecisionIds.nextJson gives the writer).
+    decisionId: fc.oneof(fc.uuid(), fc.string(), fc.oneof(fc.uuid(), fc.string()).map((id) => Buffer.from(JSON.stringify(id), 'utf8'))),
     requestId: fc.string({ unit: 'binary' }),
     requestedBy: fc.string(),
     outcome: fc.constantFrom('allow', 'deny', 'error'),
