@@ -188,8 +188,8 @@ export class DecisionLog {
   /** The finished requests have waited one turn for others ({@link #endOfTurn}). */
   #waitedTurn = false;
   readonly #decisionIds = new DecisionIds();
-  /** `requested_by` texts by connection peer ({@link #requestedBy}). */
-  readonly #requesters = new WeakMap<object, { readonly address: string; readonly port: number; readonly text: string }>();
+  /** `requested_by` JSON strings by connection peer ({@link #requestedBy}). */
+  readonly #requesters = new WeakMap<object, { readonly address: string; readonly port: number; readonly json: Buffer }>();
   /** Events waiting for their batch: each one's JSON text, UTF-8; nothing of the request is kept. */
   readonly #pending = new PendingEvents();
   /** Events whose input was erased whole since the last batch, and the last reason: reported once per batch. */
@@ -488,15 +488,19 @@ export class DecisionLog {
     }
   }
 
-  /** OPA's `requested_by`, "address:port": made once per connection peer (proxy/input.ts makes one per connection and caller). */
-  #requestedBy(entry: DecisionLogEntry): string {
+  /**
+   * OPA's `requested_by`, "address:port", as the bytes of its JSON string:
+   * made once per connection peer (proxy/input.ts makes one per connection
+   * and caller), as text for a request without one.
+   */
+  #requestedBy(entry: DecisionLogEntry): string | Buffer {
     const peer = entry.input?.peer;
     if (typeof peer !== 'object' || peer === null) return `${entry.address}:${entry.port}`;
     const known = this.#requesters.get(peer);
-    if (known !== undefined && known.address === entry.address && known.port === entry.port) return known.text;
-    const text = `${entry.address}:${entry.port}`;
-    this.#requesters.set(peer, { address: entry.address, port: entry.port, text });
-    return text;
+    if (known !== undefined && known.address === entry.address && known.port === entry.port) return known.json;
+    const json = Buffer.from(JSON.stringify(`${entry.address}:${entry.port}`), 'utf8');
+    this.#requesters.set(peer, { address: entry.address, port: entry.port, json });
+    return json;
   }
 
   #partsOf(entry: DecisionLogEntry, facts: PolicyFacts | undefined): EventParts {

@@ -32,7 +32,8 @@ export interface EventParts {
   readonly input: Readonly<Record<string, unknown>> | undefined;
   readonly result: Decision | undefined;
   readonly erased: readonly string[];
-  readonly requestedBy: string;
+  /** OPA's `requested_by`, "address:port": text, or the bytes of its JSON string like `decisionId` (made once per connection). */
+  readonly requestedBy: string | Uint8Array;
   /** When the request finished, epoch ms; written as RFC 3339 with nanoseconds ({@link rfc3339Nanos}). */
   readonly timestampMs: number;
   readonly bundle: LoggedBundle | undefined;
@@ -143,18 +144,25 @@ function resultObject(result: Decision): Record<string, unknown> {
   return out;
 }
 
-function decisionIdText(id: string | Uint8Array): string {
-  return typeof id === 'string' ? id : (JSON.parse(Buffer.from(id).toString('utf8')) as string);
+/** A string part as text, whether given as text or as the bytes of its JSON string. */
+function text(value: string | Uint8Array): string {
+  return typeof value === 'string' ? value : (JSON.parse(Buffer.from(value).toString('utf8')) as string);
+}
+
+/** A string part, given as text or as the bytes of its JSON string (copied as they are). */
+function writeStringPart(w: JsonBytes, value: string | Uint8Array): void {
+  if (typeof value === 'string') w.string(value);
+  else w.bytes(value);
 }
 
 /** The event as an object: what the bundle's mask rule is given. */
 export function eventObject(p: EventParts): Record<string, unknown> {
   // Members assigned in the event's order, without spreading: this runs once per event when the bundle has a mask rule.
-  const event: Record<string, unknown> = { decision_id: decisionIdText(p.decisionId), labels: p.labels, path: 'enclave_gate/request/decision' };
+  const event: Record<string, unknown> = { decision_id: text(p.decisionId), labels: p.labels, path: 'enclave_gate/request/decision' };
   if (p.input !== undefined) event['input'] = p.input;
   if (p.result !== undefined) event['result'] = resultObject(p.result);
   if (p.erased.length > 0) event['erased'] = p.erased;
-  event['requested_by'] = p.requestedBy;
+  event['requested_by'] = text(p.requestedBy);
   event['timestamp'] = rfc3339Nanos(p.timestampMs);
   if (p.bundle !== undefined) event['bundles'] = { 'enclave-gate': { revision: p.bundle.revision, digest: p.bundle.digest } };
   event['metrics'] = { timer_rego_query_eval_ns: p.policyNs, timer_server_handler_ns: p.totalNs };
@@ -292,9 +300,7 @@ const bundleMember = (bundleJson: string): string => `,"bundles":${bundleJson},"
  */
 function writeEventStart(w: JsonBytes, p: EventParts): void {
   w.bytes(EVENT_OPEN);
-  const id = p.decisionId;
-  if (typeof id === 'string') w.string(id);
-  else w.bytes(id);
+  writeStringPart(w, p.decisionId);
   w.bytes(repeatedBytes(labelsMembers, p.labelsJson, labelsMember));
 }
 
@@ -302,7 +308,7 @@ function writeEventEnd(w: JsonBytes, p: EventParts, erased: readonly string[]): 
   if (p.result !== undefined) writeResult(w, p.result);
   if (erased.length > 0) writeErased(w, erased);
   w.bytes(REQUESTED_BY);
-  w.string(p.requestedBy);
+  writeStringPart(w, p.requestedBy);
   writeTimestamp(w, p.timestampMs);
   const bundle = p.bundle;
   w.bytes(bundle === undefined ? METRICS_OPEN : repeatedBytes(bundleMembers, bundle.json, bundleMember));

@@ -305,7 +305,7 @@ describe('writeUsualEvent', () => {
     // As text, or as the bytes of its JSON string (what DecisionIds.nextJson gives the writer).
     decisionId: fc.oneof(fc.uuid(), fc.string(), fc.oneof(fc.uuid(), fc.string()).map((id) => Buffer.from(JSON.stringify(id), 'utf8'))),
     requestId: fc.string({ unit: 'binary' }),
-    requestedBy: fc.string(),
+    requestedBy: fc.oneof(fc.string(), fc.string().map((by) => Buffer.from(JSON.stringify(by), 'utf8'))),
     outcome: fc.constantFrom('allow', 'deny', 'error'),
     code: fc.constantFrom('ok', 'EG_POLICY_DENIED', 'é'),
     status: fc.option(fc.integer({ min: 100, max: 599 }), { nil: undefined }),
