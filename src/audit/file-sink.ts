@@ -60,6 +60,8 @@ export class FileSink implements DecisionLogSink {
   /** The open file, once the first batch since start or rotation has written its header. */
   #fd: number | undefined;
   #bytes = 0;
+  /** A write failed: the next batch starts a file of its own ({@link write}). */
+  #startAfresh = false;
 
   private constructor(options: FileSinkOptions) {
     this.#options = options;
@@ -69,13 +71,21 @@ export class FileSink implements DecisionLogSink {
   static async open(options: FileSinkOptions): Promise<FileSink> {
     const sink = new FileSink(options);
     try {
-      if (existsSync(options.path) && (await stat(options.path)).size > 0) await sink.#shift();
+      await sink.#rotateIfWritten();
       // Fail at start, not silently at the first batch, when the file cannot be written.
       await (await open(options.path, 'a', 0o600)).close();
     } catch (cause) {
       throw new EnclaveGateError('EG_CONFIG_INVALID', `decisionLog.path: cannot prepare ${options.path} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause });
     }
     return sink;
+  }
+
+  /** Rotates `PATH` away when it is a file with something in it (never a device such as /dev/stdout). */
+  async #rotateIfWritten(): Promise<void> {
+    const path = this.#options.path;
+    if (!existsSync(path)) return;
+    const info = await stat(path);
+    if (info.isFile() && info.size > 0) await this.#shift();
   }
 
   /** PATH.(n-1) → PATH.n … PATH → PATH.1; the oldest beyond maxFiles is deleted. */
@@ -92,7 +102,12 @@ export class FileSink implements DecisionLogSink {
   /**
    * Appends the batch: its records and its batch line, after the header when
    * the file is new. A failed write is thrown (the log counts the batch as
-   * failed) and the file is closed; the next batch opens it again.
+   * failed) and the file is closed. Part of that batch may be in the file,
+   * ending in a cut line, so the next batch rotates it away and starts a file
+   * of its own: the cut stays the last line of the old file (a parse error
+   * there and a gap in the sequence, which is what happened), never followed
+   * by a header in the middle of a file, which `audit verify` reports as an
+   * insertion.
    */
   async write(signed: SignedBatch): Promise<void> {
     const batchLine = Buffer.from(`${JSON.stringify(signed.batch)}\n`, 'utf8');
@@ -100,6 +115,10 @@ export class FileSink implements DecisionLogSink {
     if (this.#fd !== undefined && this.#bytes > 0 && this.#bytes + size > this.#options.maxBytes) {
       await this.#closeFile();
       await this.#shift();
+    }
+    if (this.#startAfresh) {
+      await this.#rotateIfWritten();
+      this.#startAfresh = false;
     }
     const chunks: Buffer[] = [];
     if (this.#fd === undefined) {
@@ -116,6 +135,7 @@ export class FileSink implements DecisionLogSink {
       await writeAll(this.#fd, chunks);
     } catch (err) {
       await this.#closeFile().catch(() => undefined);
+      this.#startAfresh = true;
       throw err;
     }
   }

@@ -283,6 +283,34 @@ describe('rotation, the HTTP sink and a full buffer (in-process gateway)', () =>
     expect(gap.findings[0]).toMatchObject({ kind: 'dropped' });
   }, 60_000);
 
+  it('a file cut by the size limit (EFBIG) keeps its cut at its end, and the log goes on in a file of its own', async () => {
+    const dir = join(scratch, 'limited');
+    mkdirSync(dir);
+    const path = join(dir, 'limited.jsonl');
+    // 64 KiB per file at most; SIGXFSZ ignored, so the write fails with EFBIG instead of killing the process.
+    const script = `trap '' XFSZ; ulimit -f 64; exec "$0" "$@"`;
+    const stdout = await new Promise<string>((resolve, reject) =>
+      execFile('bash', ['-c', script, VITE_NODE, join(PACKAGE_ROOT, 'test', 'helpers', 'limited-file-log.ts'), path, '600'], { cwd: PACKAGE_ROOT, timeout: 90_000 }, (error, out, err) =>
+        error === null ? resolve(out) : reject(new Error(`${error.message}\n${err}`)),
+      ),
+    );
+    const { failed } = JSON.parse(stdout.trim().split('\n').pop()!) as { failed: string[] };
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    for (const err of failed) expect(err).toContain('EFBIG');
+    // Each failure rotated the cut file away: one file per failure, and the current one.
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(failed.length + 1);
+    const all = files.map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
+    for (const file of all) expect(JSON.parse(file.text.split('\n', 1)[0]!)).toMatchObject({ type: 'header' });
+    const report = verifyAuditLog(all, { allowSimulated: true });
+    const kinds = new Set(report.findings.map((f) => f.kind));
+    // What happened is reported: cut lines and the events lost with them. No header in the middle of a file.
+    expect(kinds.has('dropped')).toBe(true);
+    expect(kinds.has('inserted')).toBe(false);
+    expect(report.events).toBeGreaterThan(500);
+    expect(report.closed).toBe(true);
+  }, 120_000);
+
   it('erases what the bundle asks for (data.enclave_gate.log.mask), so the masking is part of the attested policy', async () => {
     const dir = join(scratch, 'masking-policy');
     mkdirSync(dir);
