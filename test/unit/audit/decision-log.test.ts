@@ -1,34 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { AuditSigner, DecisionLog, type DecisionLogEntry, type DecisionLogSink, type LoggedPolicy, type SignedBatch } from '../../../src/audit/decision-log.js';
+import { AuditSigner, DecisionLog, type DecisionLogSink, type LoggedPolicy, type SignedBatch } from '../../../src/audit/decision-log.js';
 import { maskInput } from '../../../src/audit/mask.js';
-import { createSimulatedProvider } from '../../../src/evidence/simulated.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { createMetrics } from '../../../src/observability/metrics.js';
 import { loadPolicy } from '../../../src/policy/engine.js';
 import type { RequestInput } from '../../../src/policy/input.js';
-import { issueCertificate } from '../../../src/ratls/issue.js';
 import { verifyCertificate } from '../../../src/verify/certificate.js';
 import { verifyAuditLog } from '../../../src/verify/audit-log.js';
 import { decodeClaims, encodeClaims } from '../../../src/wire/claims.js';
 import { formatHashEntry } from '../../../src/wire/hash-entry.js';
+import { auditCertificate, logEntry } from '../../helpers/audit.js';
 
-const entry = (n: number): DecisionLogEntry => ({
-  requestId: `r${n}`,
-  timestamp: Date.UTC(2026, 11, 4, 12, 0, n),
-  method: 'POST',
-  url: '/v1/chat/completions?secret=1',
-  address: '127.0.0.1',
-  port: 5000 + n,
-  input: undefined,
-  result: { allow: true, reasons: [] },
-  status: 200,
-  outcome: 'allow',
-  code: 'ok',
-  reasons: undefined,
-  policyMs: 0.02,
-  totalMs: 1.5,
-  policy: { revision: 'r1', digest: { alg: 'sha-384', hex: '00' } },
-});
+const entry = logEntry;
+const certificate = auditCertificate;
 
 /** A sink that keeps what it gets as JSON Lines, and can be held up. */
 class MemorySink implements DecisionLogSink {
@@ -55,20 +39,6 @@ function countingSink(): { sink: MemorySink; batches: number[] } {
   return { sink, batches };
 }
 
-/** A simulated RA-TLS certificate that binds `signer`'s key, as the proxy issues one. */
-async function certificate(signer: AuditSigner): Promise<string> {
-  return (
-    await issueCertificate({
-      provider: createSimulatedProvider(),
-      policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
-      keyAlgorithm: 'P-256',
-      validitySeconds: 600,
-      subjectAltNames: ['localhost'],
-      commonName: 'audit',
-      auditKeyHash: signer.keyHash,
-    })
-  ).certPem;
-}
 
 /** The events of a written log, in order. */
 function eventsOf(text: string): Record<string, unknown>[] {
@@ -282,18 +252,10 @@ describe('DecisionLog with the bundle mask rule (enclave_gate/log/mask)', () => 
 
   async function run(policy: Awaited<ReturnType<typeof loadPolicy>>, labels: Record<string, string> = {}) {
     const signer = new AuditSigner();
-    const pem = await issueCertificate({
-      provider: createSimulatedProvider(),
-      policyHash: { alg: 'sha-384', digest: new Uint8Array(48) },
-      keyAlgorithm: 'P-256',
-      validitySeconds: 600,
-      subjectAltNames: ['localhost'],
-      commonName: 'audit',
-      auditKeyHash: signer.keyHash,
-    });
+    const pem = await certificate(signer);
     const sink = new MemorySink();
     const metrics = createMetrics({ defaults: false });
-    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem.certPem, flushIntervalMs: 10_000, metrics, labels, mask: { extra: ['/input/peer/jwt/party'] } });
+    const log = new DecisionLog({ sinks: [sink], signer, certificate: () => pem, flushIntervalMs: 10_000, metrics, labels, mask: { extra: ['/input/peer/jwt/party'] } });
     log.record({ ...entry(1), input: identified, policy });
     await log.close();
     const event = sink.text
