@@ -145,7 +145,7 @@ function resultObject(result: Decision): Record<string, unknown> {
 }
 
 /** A string part as text, whether given as text or as the bytes of its JSON string. */
-function text(value: string | Uint8Array): string {
+function stringPartText(value: string | Uint8Array): string {
   return typeof value === 'string' ? value : (JSON.parse(Buffer.from(value).toString('utf8')) as string);
 }
 
@@ -158,11 +158,11 @@ function writeStringPart(w: JsonBytes, value: string | Uint8Array): void {
 /** The event as an object: what the bundle's mask rule is given. */
 export function eventObject(p: EventParts): Record<string, unknown> {
   // Members assigned in the event's order, without spreading: this runs once per event when the bundle has a mask rule.
-  const event: Record<string, unknown> = { decision_id: text(p.decisionId), labels: p.labels, path: 'enclave_gate/request/decision' };
+  const event: Record<string, unknown> = { decision_id: stringPartText(p.decisionId), labels: p.labels, path: 'enclave_gate/request/decision' };
   if (p.input !== undefined) event['input'] = p.input;
   if (p.result !== undefined) event['result'] = resultObject(p.result);
   if (p.erased.length > 0) event['erased'] = p.erased;
-  event['requested_by'] = text(p.requestedBy);
+  event['requested_by'] = stringPartText(p.requestedBy);
   event['timestamp'] = rfc3339Nanos(p.timestampMs);
   if (p.bundle !== undefined) event['bundles'] = { 'enclave-gate': { revision: p.bundle.revision, digest: p.bundle.digest } };
   event['metrics'] = { timer_rego_query_eval_ns: p.policyNs, timer_server_handler_ns: p.totalNs };

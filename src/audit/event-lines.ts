@@ -49,7 +49,7 @@ function digitCount(n: number): number {
   return digits;
 }
 
-/** Writes `n` in decimal, `digits` long, ending before `end`. */
+/** Writes `n` in decimal so that its last digit is right before `end`. */
 function writeDigits(buf: Buffer, end: number, n: number): void {
   let at = end;
   let rest = n;
