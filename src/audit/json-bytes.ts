@@ -42,6 +42,8 @@ export class JsonBytes {
   buf: Buffer;
   at: number;
   readonly #sink: ByteSink;
+  /** How far what was written has moved towards the front as the buffer grew (a sink may drop what is before it). */
+  #moved = 0;
 
   constructor(buf: Buffer, at: number, sink: ByteSink) {
     this.buf = buf;
@@ -52,8 +54,28 @@ export class JsonBytes {
   #room(n: number): void {
     if (this.at + n <= this.buf.length) return;
     const grown = this.#sink.grow(this.at, n);
+    this.#moved += this.at - grown.at;
     this.buf = grown.buf;
     this.at = grown.at;
+  }
+
+  /**
+   * The current position as a mark that stays right when the buffer grows
+   * and its bytes move: what {@link offsetOf} and {@link rewind} take. A
+   * plain offset kept across a write can point past the bytes it meant.
+   */
+  mark(): number {
+    return this.at + this.#moved;
+  }
+
+  /** Where a {@link mark} is in `buf` now. */
+  offsetOf(mark: number): number {
+    return mark - this.#moved;
+  }
+
+  /** Takes back what was written since `mark`. */
+  rewind(mark: number): void {
+    this.at = mark - this.#moved;
   }
 
   /** Bytes already encoded (a cached fragment). */
@@ -181,12 +203,12 @@ export class JsonBytes {
     this.byte(OPEN_BRACE);
     let first = true;
     for (const key of Object.keys(value)) {
-      const start = this.at;
+      const start = this.mark();
       if (!first) this.byte(COMMA);
       this.key(key);
       if (this.value((value as Record<string, unknown>)[key], depth + 1)) first = false;
       // A member JSON leaves out: take back its name.
-      else this.at = start;
+      else this.rewind(start);
     }
     this.byte(CLOSE_BRACE);
     return true;
