@@ -54,10 +54,13 @@ const LATENCY_SECONDS = QUICK ? 1.5 : 4;
  * process keeps its own speed for its whole life (where the JIT and the
  * allocator happened to put things): two identical gates measured here
  * differed by 5 to 8 % through a whole paired run, while sets of fresh
- * processes averaged it out.
+ * processes averaged it out. With that spread per process, four sets left
+ * the ratio uncertain by about ±3 points: three full runs of the same code
+ * on 2026-12-05 gave 7.0, 8.1 and 10.3 %. Eight sets halve the variance for
+ * about 90 s more.
  */
-const PAIRED_SEGMENTS = Number(process.env['BENCH_PAIRED_SEGMENTS'] ?? (QUICK ? 8 : 16));
-const PAIRED_SETS = Number(process.env['BENCH_PAIRED_SETS'] ?? (QUICK ? 2 : 4));
+const PAIRED_SEGMENTS = Number(process.env['BENCH_PAIRED_SEGMENTS'] ?? (QUICK ? 8 : 32));
+const PAIRED_SETS = Number(process.env['BENCH_PAIRED_SETS'] ?? (QUICK ? 2 : 8));
 const PAIRED_SECONDS = 1.5;
 
 interface Target {
