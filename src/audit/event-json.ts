@@ -354,7 +354,11 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
   let erasedHeaders: readonly string[] | undefined;
   let first = true;
   w.byte(0x7b);
-  for (const key of Object.keys(input)) {
+  // for-in rather than Object.keys: V8 reads `input[key]` in such a loop from the object's own
+  // layout, where a key from a list is a megamorphic load that shares a small global cache with
+  // the rest of the proxy. Inherited members are skipped, as JSON.stringify skips them.
+  for (const key in input) {
+    if (!Object.hasOwn(input, key)) continue;
     if (key === 'body') {
       body = true;
       continue;
