@@ -11,8 +11,8 @@
  * which numbers its events anyway.
  */
 import { randomBytes } from 'node:crypto';
+import { HEX_DIGITS } from './json-bytes.js';
 
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
 const QUOTE = 0x22;
 /** '"xxxxxxxx-xxxx-8xxx-yxxx-': the opening quote, the random part, the version and the variant, written once per seed. */
 const PREFIX_LENGTH = 25;
@@ -54,11 +54,11 @@ export class DecisionIds {
     let high = Math.floor(n / LOW_LIMIT);
     let low = n - high * LOW_LIMIT;
     for (let at = end - 1; at >= end - LOW_DIGITS; at -= 1) {
-      json[at] = HEX[low & 15]!;
+      json[at] = HEX_DIGITS[low & 15]!;
       low >>>= 4;
     }
     for (let at = end - LOW_DIGITS - 1; at >= PREFIX_LENGTH; at -= 1) {
-      json[at] = HEX[high & 15]!;
+      json[at] = HEX_DIGITS[high & 15]!;
       high >>>= 4;
     }
     return json;

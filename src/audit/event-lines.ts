@@ -20,7 +20,7 @@
  * two thirds as much as hashing the kilobyte of the event.
  */
 import { hash } from 'node:crypto';
-import { JsonBytes, type ByteSink } from './json-bytes.js';
+import { asciiBytes, HEX_DIGITS, JsonBytes, type ByteSink } from './json-bytes.js';
 
 /** Where an event record is in the batch's bytes. */
 export interface LinedEvent {
@@ -32,15 +32,13 @@ export interface LinedEvent {
   readonly end: number;
 }
 
-const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
-const SEQ_OPEN = ascii('{"type":"event","seq":');
-const HASH_OPEN = ascii(',"hash":"');
-const EVENT_OPEN = ascii('","event":');
+const SEQ_OPEN = asciiBytes('{"type":"event","seq":');
+const HASH_OPEN = asciiBytes(',"hash":"');
+const EVENT_OPEN = asciiBytes('","event":');
 const HASH_HEX = 64;
 const CLOSE_BRACE = 0x7d;
 const NEWLINE = 0x0a;
 const DIGIT_0 = 0x30;
-const HEX = ascii('0123456789abcdef');
 
 /** Decimal digits of a sequence number (a positive safe integer). */
 function digitCount(n: number): number {
@@ -131,8 +129,8 @@ export class EventLines {
     at += HASH_OPEN.length;
     for (let i = 0; i < 32; i += 1) {
       const byte = digest.charCodeAt(i);
-      buf[at++] = HEX[byte >> 4]!;
-      buf[at++] = HEX[byte & 15]!;
+      buf[at++] = HEX_DIGITS[byte >> 4]!;
+      buf[at++] = HEX_DIGITS[byte & 15]!;
     }
     buf.set(EVENT_OPEN, at);
     buf[jsonEnd] = CLOSE_BRACE;

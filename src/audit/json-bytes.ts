@@ -10,6 +10,11 @@
  * a class instance, a BigInt, a cycle).
  */
 
+/** ASCII text as bytes made once: fixed pieces of JSON that writers copy rather than write a character at a time. */
+export const asciiBytes = (text: string): Buffer => Buffer.from(text, 'latin1');
+/** The hex digits' bytes, by value (0–15). */
+export const HEX_DIGITS = asciiBytes('0123456789abcdef');
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
