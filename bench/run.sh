@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the benchmarks against a fresh build. Loopback only, bounded in time.
-#   npm run bench                 # full: 3 rounds × 5 s per target, then 1 vs 2 workers (about 10 minutes)
+#   npm run bench                 # full: 3 rounds × 5 s per target, streaming, then 1 vs 2 workers (about 15 minutes)
 #   npm run bench -- --quick      # 2 rounds × 3 s (under 3 minutes)
 #   BENCH_SECONDS=10 BENCH_ROUNDS=5 npm run bench
 # Installs what the baselines need when missing: nginx (Debian nginx-light,
