@@ -192,6 +192,11 @@ const frozenBytes = new WeakMap<object, Buffer>();
 
 /** Writes `value` as JSON.stringify would; false when it would write nothing (undefined). */
 function writeMember(w: JsonBytes, value: unknown): boolean {
+  if (typeof value === 'string') {
+    // The input's method, path and request id: straight to the string writer.
+    w.string(value);
+    return true;
+  }
   if (typeof value === 'object' && value !== null && Object.isFrozen(value)) {
     const known = frozenBytes.get(value);
     if (known !== undefined) {
@@ -351,7 +356,7 @@ function writeOutcomeEnd(w: JsonBytes, p: EventParts): void {
   writeOutcome(w, p);
   w.bytes(EVENT_CLOSE);
   // Outcomes and codes come from the proxy's own catalogue, statuses are integers: the bytes are short.
-  lastOutcome = { outcome: p.outcome, code: p.code, status: p.status, bytes: Buffer.from(w.buf.subarray(w.offsetOf(start), w.at)) };
+  lastOutcome = { outcome: p.outcome, code: p.code, status: p.status, bytes: w.copySince(start) };
 }
 
 /** The masked input (an open object) member by member, members frozen all the way down (the peer) from memory. */
@@ -396,11 +401,7 @@ function writeCapturedInput(w: JsonBytes, input: Readonly<Record<string, unknown
     w.key(key);
     const value = input[key];
     let written: boolean;
-    if (typeof value === 'string') {
-      // method, path, request_id: straight to the string writer.
-      w.string(value);
-      written = true;
-    } else if (key === 'headers' && typeof value === 'object' && value !== null) {
+    if (key === 'headers' && typeof value === 'object' && value !== null) {
       erasedHeaders = writeHeaders(w, value, headers, input['peer']);
       written = true;
     } else {
@@ -477,8 +478,7 @@ function writeHeaders(w: JsonBytes, value: object, headers: MaskedHeaders, peer:
       if (connection !== undefined && misses <= HEADER_MISSES) {
         // Every member was a string (writeStringMembers checked), so `values` holds what the bytes say.
         const values = names.map((name) => object[name] as string);
-        const bytes = Buffer.from(w.buf.subarray(w.offsetOf(start), w.at));
-        writtenHeaders.set(connection, { masked: headers, names, values, bytes, found, misses });
+        writtenHeaders.set(connection, { masked: headers, names, values, bytes: w.copySince(start), found, misses });
       }
       return found;
     }

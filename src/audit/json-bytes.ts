@@ -78,6 +78,11 @@ export class JsonBytes {
     return mark - this.#moved;
   }
 
+  /** A copy of what was written since `mark` (to be written again later from memory). */
+  copySince(mark: number): Buffer {
+    return Buffer.from(this.buf.subarray(this.offsetOf(mark), this.at));
+  }
+
   /** Takes back what was written since `mark`. */
   rewind(mark: number): void {
     this.at = mark - this.#moved;
